@@ -1,0 +1,141 @@
+"""The inter-service HTTP client.
+
+Every call has an explicit timeout, carries the trace context, correlation id and (when
+given) the idempotency key, is retried a bounded number of times only when it is idempotent,
+and goes through a per-service circuit breaker so a sick dependency fails fast.
+
+Error tree:
+    ServiceCallError            the call could not produce an answer we can use
+      ServiceUnavailable        connection refused, circuit open, or 5xx after the retries
+      ServiceTimeout            no answer in time: the outcome is UNKNOWN for non-idempotent calls
+    (4xx answers are returned to the caller as responses: they are decisions, not faults)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from .context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, current_correlation_id
+from .telemetry import inject_headers
+
+log = logging.getLogger("paykit.http")
+
+
+class ServiceCallError(Exception):
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(f"{service}: {message}")
+        self.service = service
+
+
+class ServiceUnavailable(ServiceCallError):
+    pass
+
+
+class ServiceTimeout(ServiceCallError):
+    pass
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"status {response.status_code}")
+        self.response = response
+
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class ServiceClient:
+    """A typed service client builds on this: `await self.call("POST", "/holds", json=...)`."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        *,
+        timeout_s: float = 5.0,
+        retries_max: int = 2,
+        breaker_threshold: int = 5,
+        breaker_ttl_s: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.service = service
+        self.retries_max = retries_max
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
+            transport=transport,
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        )
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=breaker_threshold, default_ttl=breaker_ttl_s
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> httpx.Response:
+        """Send one request; returns any 2xx-4xx response, raises ServiceCallError otherwise."""
+        retryable = method.upper() in _IDEMPOTENT_METHODS or idempotency_key is not None
+        attempts = 1 + (self.retries_max if retryable else 0)
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(attempts),
+                wait=wait_exponential_jitter(initial=0.05, max=1.0),
+                retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError)),
+                reraise=True,
+            ):
+                with attempt:
+                    return await self._send_once(
+                        method, path, json, params, idempotency_key, headers, timeout_s
+                    )
+        except _RetryableStatus as exc:
+            raise ServiceUnavailable(self.service, f"answered {exc.response.status_code}") from None
+        except httpx.TimeoutException:
+            raise ServiceTimeout(self.service, "timed out") from None
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(self.service, f"unreachable ({type(exc).__name__})") from None
+        except OpenedState:
+            raise ServiceUnavailable(self.service, "circuit open") from None
+        raise ServiceUnavailable(self.service, "no attempt made")  # unreachable: tenacity reraises
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: dict[str, Any] | None,
+        idempotency_key: str | None,
+        extra_headers: dict[str, str] | None,
+        timeout_s: float | None,
+    ) -> httpx.Response:
+        headers = {CORRELATION_HEADER: current_correlation_id()}
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        headers.update(extra_headers or {})
+        inject_headers(headers)
+        breaker = await self._breakers.get_breaker(self.service)
+        async with breaker:
+            kwargs: dict[str, Any] = {"json": json, "params": params, "headers": headers}
+            if timeout_s is not None:
+                kwargs["timeout"] = timeout_s
+            response = await self._client.request(method, path, **kwargs)
+            if response.status_code >= 500:
+                # Raising inside the breaker counts the failure against the circuit.
+                raise _RetryableStatus(response)
+        return response

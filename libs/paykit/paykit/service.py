@@ -1,0 +1,118 @@
+"""The FastAPI app every service starts from: logs, traces, metrics, problem+json errors,
+correlation ids, body-size limit, `/health` and `/ready`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from .config import ServiceSettings
+from .context import CORRELATION_HEADER, REQUEST_ID_HEADER, clean_header_id, correlation_id_var
+from .errors import install_error_handlers, problem_response
+from .logs import configure_logging
+from .metrics import install_metrics
+from .telemetry import configure_tracing, instrument_app
+
+log = logging.getLogger("paykit.service")
+ReadinessCheck = Callable[[], Awaitable[bool]]
+BODY_BYTES_MAX = 64 * 1024
+READY_CHECK_TIMEOUT_S = 2.0
+
+
+class Readiness:
+    """Named checks of the service's own dependencies (postgres, redis, broker...)."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, ReadinessCheck] = {}
+
+    def add(self, name: str, check: ReadinessCheck) -> None:
+        self.checks[name] = check
+
+    async def run(self) -> dict[str, str]:
+        async def one(check: ReadinessCheck) -> str:
+            try:
+                async with asyncio.timeout(READY_CHECK_TIMEOUT_S):
+                    return "up" if await check() else "down"
+            except Exception:
+                return "down"
+
+        names = list(self.checks)
+        results = await asyncio.gather(*(one(self.checks[n]) for n in names))
+        return dict(zip(names, results, strict=True))
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str = "",
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    body_bytes_max: int = BODY_BYTES_MAX,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    instance = settings.instance_id or f"{settings.service_name}-{uuid.uuid4().hex[:6]}"
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.readiness = Readiness()
+    app.state.instance = instance
+    install_error_handlers(app)
+    install_metrics(app, settings.service_name)
+    _install_request_context(app, body_bytes_max)
+    instrument_app(app)
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "healthy",
+            "service": settings.service_name,
+            "instance": instance,
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+
+    @app.get("/ready", tags=["ops"])
+    async def ready(request: Request) -> Response:
+        checks = await request.app.state.readiness.run()
+        down = sorted(name for name, state in checks.items() if state != "up")
+        if down:
+            return problem_response(
+                503, "NOT_READY", f"Dependencies down: {', '.join(down)}", "/ready", checks=checks
+            )
+        return JSONResponse({"status": "ready", "service": settings.service_name, "checks": checks})
+
+    return app
+
+
+def _install_request_context(app: FastAPI, body_bytes_max: int) -> None:
+    @app.middleware("http")
+    async def _context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > body_bytes_max):
+            return problem_response(
+                413, "PAYLOAD_TOO_LARGE", f"Body larger than {body_bytes_max} bytes", request.url.path
+            )
+        correlation = (
+            clean_header_id(request.headers.get(CORRELATION_HEADER))
+            or clean_header_id(request.headers.get(REQUEST_ID_HEADER))
+            or str(uuid.uuid4())
+        )
+        token = correlation_id_var.set(correlation)
+        try:
+            response = await call_next(request)
+        finally:
+            correlation_id_var.reset(token)
+        response.headers[CORRELATION_HEADER] = correlation
+        return response
+
+
+async def lifespan_noop(app: FastAPI) -> AsyncIterator[None]:
+    yield

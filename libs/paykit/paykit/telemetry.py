@@ -1,0 +1,91 @@
+"""OpenTelemetry wiring: one tracer provider per process, OTLP export when configured,
+and instrumentation of FastAPI, httpx, asyncpg, redis and aiokafka."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+log = logging.getLogger("paykit.telemetry")
+_libraries_instrumented = False
+
+
+def configure_tracing(
+    service: str, otlp_endpoint: str = "", exporter: SpanExporter | None = None
+) -> TracerProvider:
+    """Install the process-wide tracer provider once; later calls reuse it.
+
+    `exporter` lets tests collect spans in memory; `otlp_endpoint` (OTEL_EXPORTER_OTLP_ENDPOINT)
+    sends them to the collector over OTLP/HTTP.
+    """
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        provider = current
+    else:
+        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        trace.set_tracer_provider(provider)
+        if otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=5)))
+    if exporter is not None:
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    _instrument_libraries()
+    return provider
+
+
+def _instrument_libraries() -> None:
+    global _libraries_instrumented
+    if _libraries_instrumented:
+        return
+    _libraries_instrumented = True
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    for instrumentor in (
+        HTTPXClientInstrumentor(),
+        AsyncPGInstrumentor(),
+        RedisInstrumentor(),
+        AIOKafkaInstrumentor(),
+    ):
+        try:
+            instrumentor.instrument()
+        except Exception:  # an instrumentation must never stop a payment service from starting
+            log.warning("instrumentation %s failed", type(instrumentor).__name__, exc_info=True)
+
+
+def instrument_app(app: FastAPI) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,metrics")
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def inject_headers(carrier: dict[str, str]) -> dict[str, str]:
+    """Write the current W3C trace context (`traceparent`, `tracestate`) into `carrier`."""
+    propagate.inject(carrier)
+    return carrier
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def current_trace_id() -> str | None:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None

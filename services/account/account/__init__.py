@@ -1,0 +1,1 @@
+"""Account Service: Customers, accounts, double-entry ledger and holds."""

@@ -1,0 +1,1 @@
+"""Audit Service: Append-only audit log of every state change."""

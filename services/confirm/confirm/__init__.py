@@ -1,0 +1,1 @@
+"""Confirm Service: Payment state machine, idempotency, outbox."""

@@ -1,0 +1,1 @@
+"""API Gateway: Public entry point: auth, rate limits, JWE, proxy to confirm."""

@@ -1,0 +1,1 @@
+"""KYC Service: KYC records, tiers and limits."""

@@ -1,0 +1,2 @@
+-- Schema of the notification service; business tables arrive with its issue.
+SELECT 1;

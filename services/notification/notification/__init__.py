@@ -1,0 +1,1 @@
+"""Notification Service: SMS/email/push delivery and the dev inbox."""

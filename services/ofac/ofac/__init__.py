@@ -1,0 +1,1 @@
+"""OFAC Service: Sanctions screening against the OFAC SDN list."""

@@ -1,0 +1,1 @@
+"""OTP Service: One-time passwords bound to a payment, stored hashed in Redis."""

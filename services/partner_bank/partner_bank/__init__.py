@@ -1,0 +1,1 @@
+"""Partner Bank API: The simulated sponsor bank: the bank of record."""

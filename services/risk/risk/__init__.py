@@ -1,0 +1,1 @@
+"""Risk Service: Risk decisions from rules as data, velocity, OFAC and KYC."""
