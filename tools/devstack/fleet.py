@@ -1,0 +1,252 @@
+"""The whole fleet as local processes: embedded (or given) Postgres and Redis, every service
+on its seed port, two gateways behind a real nginx when nginx is installed.
+
+Used by `make run` (tools/devstack/run.py) and by the integration tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+HEALTH_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 10.0
+DATABASE = "payment_db"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    port: int
+    instance: str = ""
+
+    @property
+    def package(self) -> str:
+        return self.name
+
+
+SERVICES = (
+    ServiceSpec("partner_bank", 3011),
+    ServiceSpec("account", 3007),
+    ServiceSpec("ofac", 3009),
+    ServiceSpec("kyc", 3010),
+    ServiceSpec("risk", 3004),
+    ServiceSpec("notification", 3005),
+    ServiceSpec("otp", 3006),
+    ServiceSpec("audit", 3008),
+    ServiceSpec("confirm", 3003),
+)
+GATEWAY_PORTS = (3000, 3100)
+NGINX_HTTP_PORT = int(os.environ.get("NGINX_HTTP_PORT", "8080"))
+NGINX_HTTPS_PORT = int(os.environ.get("NGINX_HTTPS_PORT", "8443"))
+
+
+def _user_url(superuser_url: str, user: str, database: str) -> str:
+    parts = urlsplit(superuser_url)
+    host = parts.netloc.split("@", 1)[-1]
+    return urlunsplit((parts.scheme, f"{user}@{host}", "/" + database, parts.query, ""))
+
+
+@dataclass
+class Fleet:
+    data_dir: Path
+    keep_data: bool = True
+    use_nginx: bool | None = None  # None: when nginx is installed
+    extra_env: dict[str, str] = field(default_factory=dict)
+    log_to_files: bool = True
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _stoppers: list[object] = field(default_factory=list)
+    postgres_url: str = ""
+    postgres_given: bool = False
+    redis_url: str = ""
+    gateway_url: str = ""
+
+    # ---- start -------------------------------------------------------------------------
+    def start(self) -> str:
+        """Start everything; return the URL a user curls."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
+        try:
+            self._start_datastores()
+            self._bootstrap_database()
+            for spec in SERVICES:
+                self._start_service(spec)
+            nginx = shutil.which("nginx") if self.use_nginx is not False else None
+            if self.use_nginx and nginx is None:
+                raise RuntimeError("nginx was asked for but is not installed")
+            gateways = GATEWAY_PORTS if nginx else GATEWAY_PORTS[:1]
+            for index, port in enumerate(gateways, start=1):
+                self._start_service(ServiceSpec("gateway", port, instance=f"gateway-{index}"))
+            self._wait_healthy()
+            if nginx:
+                self._start_nginx(nginx, gateways)
+                self.gateway_url = f"http://localhost:{NGINX_HTTP_PORT}"
+            else:
+                self.gateway_url = f"http://localhost:{GATEWAY_PORTS[0]}"
+            return self.gateway_url
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_datastores(self) -> None:
+        from paykit.embedded import EmbeddedPostgres, EmbeddedRedis, port_open
+
+        given_pg = os.environ.get("POSTGRES_URL")
+        if given_pg:
+            self.postgres_url = given_pg
+            self.postgres_given = True
+        else:
+            pg = EmbeddedPostgres(self.data_dir / "postgres", keep=self.keep_data)
+            self._stoppers.append(pg)
+            self.postgres_url = pg.url
+        given_redis = os.environ.get("REDIS_URL")
+        if given_redis:
+            self.redis_url = given_redis
+        else:
+            port = 6379 if not port_open("127.0.0.1", 6379) else None
+            redis = EmbeddedRedis(self.data_dir / "redis", port, keep=self.keep_data)
+            self._stoppers.append(redis)
+            self.redis_url = redis.url
+
+    def _bootstrap_database(self) -> None:
+        import psycopg
+
+        if self.postgres_given:
+            # A server we do not own: one login for all, a schema per service.
+            with psycopg.connect(self.postgres_url, autocommit=True, connect_timeout=10) as conn:
+                for spec in (*SERVICES, ServiceSpec("gateway", 0)):
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{spec.name}"')  # type: ignore[arg-type]
+            return
+        with psycopg.connect(self.postgres_url, autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+            if not exists:
+                conn.execute(f"CREATE DATABASE {DATABASE}")
+        db_url = _user_url(self.postgres_url, urlsplit(self.postgres_url).username or "postgres", DATABASE)
+        with psycopg.connect(db_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute((REPO / "database" / "bootstrap.sql").read_text())  # type: ignore[arg-type]
+
+    def _service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "PYTEST"))}
+        seed = REPO / "database" / "seed" / f"{spec.name}.sql"
+        env.update(
+            {
+                "SERVICE_NAME": spec.name,
+                "PORT": str(spec.port),
+                "APP_ENV": env.get("APP_ENV", "development"),
+                "POSTGRES_URL": self.postgres_url
+                if self.postgres_given
+                else _user_url(self.postgres_url, spec.name, DATABASE),
+                "REDIS_URL": self.redis_url,
+                "DEV_SEED_FILE": str(seed) if seed.is_file() else "",
+                "HOSTNAME": spec.instance or spec.name,
+                "PYTHONPATH": os.pathsep.join(
+                    [str(REPO / "libs" / "paykit"), str(REPO / "services" / spec.name), str(REPO)]
+                ),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _start_service(self, spec: ServiceSpec) -> None:
+        label = spec.instance or spec.name
+        cmd = [
+            sys.executable, "-m", "uvicorn", f"{spec.package}.main:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(spec.port), "--no-access-log",
+            "--timeout-graceful-shutdown", "5",
+        ]
+        out = open(self.data_dir / "logs" / f"{label}.log", "ab") if self.log_to_files else None  # noqa: SIM115
+        self._processes[label] = subprocess.Popen(
+            cmd,
+            env=self._service_env(spec),
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the runner, which stops children in order
+        )
+
+    def _wait_healthy(self) -> None:
+        pending = {
+            label: f"http://127.0.0.1:{self._port_of(label)}/ready" for label in self._processes
+        }
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        with httpx.Client(timeout=2) as client:
+            while pending:
+                for label, url in list(pending.items()):
+                    process = self._processes[label]
+                    if process.poll() is not None:
+                        raise RuntimeError(
+                            f"{label} exited with {process.returncode}; see {self.data_dir / 'logs' / label}.log"
+                        )
+                    try:
+                        if client.get(url).status_code == 200:
+                            del pending[label]
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise RuntimeError(f"not ready after {HEALTH_TIMEOUT_S:.0f}s: {', '.join(sorted(pending))}")
+                time.sleep(0.3)
+
+    def _port_of(self, label: str) -> int:
+        process = self._processes[label]
+        args = process.args
+        assert isinstance(args, list)
+        return int(args[args.index("--port") + 1])
+
+    def _start_nginx(self, nginx: str, gateway_ports: tuple[int, ...]) -> None:
+        from tools.devstack.nginx import write_config
+
+        prefix = self.data_dir / "nginx"
+        conf = write_config(prefix, gateway_ports, NGINX_HTTP_PORT, NGINX_HTTPS_PORT)
+        self._processes["nginx"] = subprocess.Popen(
+            [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
+            stdout=open(self.data_dir / "logs" / "nginx.log", "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        with httpx.Client(timeout=2) as client:
+            while True:
+                try:
+                    if client.get(f"http://127.0.0.1:{NGINX_HTTP_PORT}/health").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if self._processes["nginx"].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"nginx did not start; see {self.data_dir / 'logs' / 'nginx.log'}")
+                time.sleep(0.2)
+
+    # ---- stop --------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop every process (nginx and gateways first), then Redis and Postgres."""
+        for label in reversed(list(self._processes)):
+            process = self._processes[label]
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for label, process in self._processes.items():
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            del label
+        self._processes.clear()
+        for stopper in reversed(self._stoppers):
+            stopper.stop()  # type: ignore[attr-defined]
+        self._stoppers.clear()
+
+    def __enter__(self) -> Fleet:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

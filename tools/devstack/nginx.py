@@ -1,0 +1,110 @@
+"""nginx for the local fleet: two gateways behind one upstream, a request id on every
+request, TLS with a self-signed certificate made at first start, a body-size limit."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+
+CERT_DAYS = 365
+
+TEMPLATE = """\
+{user_line}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 512; }}
+
+http {{
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+
+    client_max_body_size 64k;
+    proxy_connect_timeout 2s;
+    proxy_send_timeout 35s;
+    proxy_read_timeout 35s;
+
+    upstream api_gateway {{
+{upstreams}
+        keepalive 16;
+    }}
+
+    server {{
+        listen 127.0.0.1:{http_port};
+        listen 127.0.0.1:{https_port} ssl;
+        ssl_certificate {prefix}/tls/cert.pem;
+        ssl_certificate_key {prefix}/tls/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+
+        location / {{
+            proxy_pass http://api_gateway;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Request-ID $request_id;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            add_header X-Request-ID $request_id always;
+        }}
+    }}
+}}
+"""
+
+
+def _self_signed(tls_dir: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cert_path, key_path = tls_dir / "cert.pem", tls_dir / "key.pem"
+    if cert_path.exists() and key_path.exists():
+        return
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=CERT_DAYS))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def write_config(prefix: Path, gateway_ports: tuple[int, ...], http_port: int, https_port: int) -> Path:
+    for sub in ("tls", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
+        (prefix / sub).mkdir(parents=True, exist_ok=True)
+    _self_signed(prefix / "tls")
+    upstreams = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in gateway_ports)
+    # Workers drop to an unprivileged user when the master runs as root; ours write temp
+    # files under the prefix, so they keep the runner's user.
+    user_line = "user root;" if os.geteuid() == 0 else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        TEMPLATE.format(
+            user_line=user_line,
+            prefix=prefix.resolve(),
+            upstreams=upstreams,
+            http_port=http_port,
+            https_port=https_port,
+        )
+    )
+    return conf
