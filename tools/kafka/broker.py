@@ -15,6 +15,8 @@ From Python (pytest):
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -143,11 +145,10 @@ class KafkaBroker:
             timeout=FORMAT_TIMEOUT_S,
             stdout=subprocess.DEVNULL,
         )
-        log_file = (self.data_dir / "broker.log").open("wb")
-        self._process = subprocess.Popen(
-            self._java(KAFKA_MAIN, str(props)), stdout=log_file, stderr=subprocess.STDOUT
-        )
-        log_file.close()
+        with (self.data_dir / "broker.log").open("wb") as log_file:
+            self._process = subprocess.Popen(
+                self._java(KAFKA_MAIN, str(props)), stdout=log_file, stderr=subprocess.STDOUT
+            )
         self._wait_ready()
         return self
 
@@ -185,8 +186,6 @@ class KafkaBroker:
 
 def _kafka_uuid() -> str:
     """A cluster id as Kafka wants it: 16 random bytes, URL-safe base64 without padding."""
-    import base64
-
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -219,12 +218,12 @@ def main(argv: list[str]) -> int:
     if command != "run":
         print(f"usage: {argv[0]} [run|fetch]", file=sys.stderr)
         return 2
+    # `kill` stops the broker as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with KafkaBroker() as broker:
         print(broker.bootstrap, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 
