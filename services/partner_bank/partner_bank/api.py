@@ -2,6 +2,102 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request
+from paykit import MoneyError, ProblemError
+
+from . import usecases
+from .domain import BankPolicy, make_fault
+from .schemas import (
+    AccountNumber,
+    BalanceView,
+    CheckBalanceRequest,
+    FaultRequest,
+    FaultSchedule,
+    FaultsCleared,
+    ProcessTransferRequest,
+    Reference,
+    TransferPage,
+    TransferView,
+)
+
+router = APIRouter(tags=["bank"])
+# Fault injection for tests and drills; main.py leaves it out when APP_ENV=production.
+admin_router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.resources.require_pool()
+    return pool
+
+
+def _policy(request: Request) -> BankPolicy:
+    policy: BankPolicy = request.app.state.policy
+    return policy
+
+
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+Policy = Annotated[BankPolicy, Depends(_policy)]
+
+
+@router.post("/process-transfer", response_model=TransferView)
+async def process_transfer(body: ProcessTransferRequest, pool: Pool, policy: Policy) -> TransferView:
+    """Execute a transfer exactly once per `reference`; a repeat answers the first outcome.
+    A refusal is a 200 with `success: false` and an `error_code`, as in the seed."""
+    try:
+        command = body.to_command()
+    except MoneyError as exc:
+        raise ProblemError(422, exc.code, str(exc)) from None
+    outcome = await usecases.process_transfer(pool, policy, command)
+    return TransferView.of(outcome.transfer, policy.settlement_delay_s, outcome.replayed)
+
+
+@router.get("/transfers/{reference}", response_model=TransferView)
+async def get_transfer(reference: Reference, pool: Pool, policy: Policy) -> TransferView:
+    row = await usecases.get_transfer(pool, reference)
+    return TransferView.of(row, policy.settlement_delay_s)
+
+
+@router.get("/transfers", response_model=TransferPage)
+async def list_transfers(
+    request: Request,
+    pool: Pool,
+    policy: Policy,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> TransferPage:
+    """Transfers in execution order, for reconciliation; `limit` is capped by the server."""
+    page_max: int = request.app.state.settings.transfers_page_size_max
+    size = min(limit or page_max, page_max)
+    rows = await usecases.list_transfers(pool, after_id, size)
+    views = [TransferView.of(row, policy.settlement_delay_s) for row in rows]
+    return TransferPage(transfers=views, next_after_id=views[-1].id if len(views) == size else None)
+
+
+@router.post("/check-balance", response_model=BalanceView)
+async def check_balance(body: CheckBalanceRequest, pool: Pool) -> BalanceView:
+    return BalanceView.of(await usecases.get_balance(pool, body.account_number))
+
+
+@router.get("/accounts/{account_number}/balance", response_model=BalanceView)
+async def account_balance(account_number: AccountNumber, pool: Pool) -> BalanceView:
+    return BalanceView.of(await usecases.get_balance(pool, account_number))
+
+
+@admin_router.post("/faults", response_model=FaultSchedule, status_code=201)
+async def add_faults(body: FaultRequest, pool: Pool) -> FaultSchedule:
+    """Append a fault hitting the next `count` process-transfer calls after those pending."""
+    fault = make_fault(body.mode, body.count, body.latency_ms, body.error_code)
+    return FaultSchedule.of(await usecases.schedule_faults(pool, [fault]))
+
+
+@admin_router.get("/faults", response_model=FaultSchedule)
+async def list_faults(pool: Pool) -> FaultSchedule:
+    return FaultSchedule.of(await usecases.list_faults(pool))
+
+
+@admin_router.delete("/faults", response_model=FaultsCleared)
+async def clear_faults(pool: Pool) -> FaultsCleared:
+    return FaultsCleared(cleared=await usecases.clear_faults(pool))
