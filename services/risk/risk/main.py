@@ -2,31 +2,90 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
+import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
+from paykit.http import ServiceClient
 from paykit.resources import open_resources
 
 from . import api
+from .clients import AccountClient, KycClient, OfacClient
+from .rules import load_rules
+from .usecases import Clients, RiskService
 
+ClientT = TypeVar("ClientT", bound=ServiceClient)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 class RiskSettings(ServiceSettings):
     service_name: str = "risk"
     port: int = 3004
+    # Empty: the packaged rules (risk/rules/v1.yaml).
+    risk_rules_file: str = ""
+    # Short on purpose: a payment waits for these. A call that does not answer in time
+    # follows the rules file's failure policy.
+    account_timeout_ms: int = 1_500
+    ofac_timeout_ms: int = 2_000
+    kyc_timeout_ms: int = 1_500
+    # Only the customer lookup (a GET) is retried; the checks are POSTs.
+    dependency_retries_max: int = 1
+    dependency_breaker_threshold: int = 5
+    dependency_breaker_ttl_s: float = 15.0
 
 
-def create_app(settings: RiskSettings | None = None) -> FastAPI:
+def build_clients(
+    settings: RiskSettings, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> Clients:
+    """`transports` ("account", "ofac", "kyc") lets tests talk to in-process apps."""
+    transports = transports or {}
+
+    def make(cls: type[ClientT], name: str, url: str, timeout_ms: int, retries_max: int) -> ClientT:
+        return cls(
+            name,
+            url,
+            timeout_s=timeout_ms / 1000,
+            retries_max=retries_max,
+            breaker_threshold=settings.dependency_breaker_threshold,
+            breaker_ttl_s=settings.dependency_breaker_ttl_s,
+            transport=transports.get(name),
+        )
+
+    return Clients(
+        account=make(
+            AccountClient,
+            "account",
+            settings.account_service_url,
+            settings.account_timeout_ms,
+            settings.dependency_retries_max,
+        ),
+        ofac=make(OfacClient, "ofac", settings.ofac_service_url, settings.ofac_timeout_ms, 0),
+        kyc=make(KycClient, "kyc", settings.kyc_service_url, settings.kyc_timeout_ms, 0),
+    )
+
+
+def create_app(
+    settings: RiskSettings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
     settings = settings or RiskSettings()
+    # Loaded (and checked) before anything starts: bad rules refuse to start the service.
+    rules = load_rules(Path(settings.risk_rules_file) if settings.risk_rules_file else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(app, settings, migrations_dir=MIGRATIONS):
-            yield
+        async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
+            clients = build_clients(settings, transports)
+            app.state.risk = RiskService(resources.require_pool(), rules, clients)
+            try:
+                yield
+            finally:
+                await clients.aclose()
 
     app = create_service_app(
         settings,

@@ -1,0 +1,127 @@
+"""Every SQL statement of the risk service. The assessments table is append-only."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from .domain import Evaluation, History
+
+# Decisions whose amounts count against the KYC daily limit: they were (or may yet be) paid.
+SPENDING_DECISIONS = ["ALLOW", "CHALLENGE"]
+
+
+@dataclass(frozen=True)
+class NewAssessment:
+    transaction_id: str
+    customer_id: str
+    amount_minor: int
+    currency: str
+    from_account: str | None
+    to_account: str | None
+    rules_version: str
+
+
+async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
+    """Serialise assessments of one customer so two payments cannot both fit the daily limit."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('risk:' || $1, 0))", customer_id)
+
+
+async def transaction_owner(conn: asyncpg.Connection, transaction_id: str) -> str | None:
+    value = await conn.fetchval(
+        "SELECT customer_id FROM assessments WHERE transaction_id = $1 ORDER BY id LIMIT 1",
+        transaction_id,
+    )
+    return None if value is None else str(value)
+
+
+async def history(
+    conn: asyncpg.Connection, customer_id: str, transaction_id: str, currency: str, window_h: int
+) -> History:
+    """Other transactions of the customer in the window (counted once however often they were
+    assessed) and the sum of those whose latest decision lets them be paid."""
+    row = await conn.fetchrow(
+        """
+        WITH latest AS (
+            SELECT DISTINCT ON (transaction_id) transaction_id, amount_minor, currency, decision
+            FROM assessments
+            WHERE customer_id = $1
+              AND transaction_id <> $2
+              AND created_at > now() - make_interval(hours => $4)
+            ORDER BY transaction_id, id DESC
+        )
+        SELECT count(*) AS transactions,
+               coalesce(sum(amount_minor) FILTER (
+                   WHERE currency = $3 AND decision = ANY($5::text[])), 0) AS spent_minor
+        FROM latest
+        """,
+        customer_id,
+        transaction_id,
+        currency,
+        window_h,
+        SPENDING_DECISIONS,
+    )
+    assert row is not None
+    return History(other_transactions=int(row["transactions"]), daily_total_minor=int(row["spent_minor"]))
+
+
+async def insert_assessment(
+    conn: asyncpg.Connection, new: NewAssessment, result: Evaluation
+) -> asyncpg.Record:
+    reasons = [{"code": r.code, "detail": r.detail, "score": r.score} for r in result.reasons]
+    row = await conn.fetchrow(
+        """
+        INSERT INTO assessments (assessment_id, transaction_id, customer_id, amount_minor, currency,
+                                 from_account, to_account, decision, risk_score, risk_level,
+                                 reasons, factors, rules_version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13)
+        RETURNING *
+        """,
+        uuid.uuid4(),
+        new.transaction_id,
+        new.customer_id,
+        new.amount_minor,
+        new.currency,
+        new.from_account,
+        new.to_account,
+        result.decision.name,
+        result.risk_score,
+        result.risk_level,
+        json.dumps(reasons),
+        json.dumps(result.factors),
+        new.rules_version,
+    )
+    assert row is not None
+    return row
+
+
+async def list_assessments(conn: asyncpg.Connection, transaction_id: str, limit: int) -> list[asyncpg.Record]:
+    rows = await conn.fetch(
+        "SELECT * FROM assessments WHERE transaction_id = $1 ORDER BY id DESC LIMIT $2",
+        transaction_id,
+        limit,
+    )
+    return list(rows)
+
+
+def record_to_dict(row: asyncpg.Record) -> dict[str, Any]:
+    created: datetime = row["created_at"]
+    return {
+        "assessment_id": str(row["assessment_id"]),
+        "transaction_id": row["transaction_id"],
+        "customer_id": row["customer_id"],
+        "decision": row["decision"],
+        "risk_score": row["risk_score"],
+        "risk_level": row["risk_level"],
+        "reasons": json.loads(row["reasons"]),
+        "factors": json.loads(row["factors"]),
+        "rules_version": row["rules_version"],
+        "amount_minor": row["amount_minor"],
+        "currency": row["currency"].strip(),
+        "assessed_at": created,
+    }

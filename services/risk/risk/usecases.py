@@ -1,0 +1,151 @@
+"""Use cases of the risk service. Network calls (account, OFAC, KYC) run first and
+concurrently; then one transaction reads the history, evaluates and stores the assessment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from paykit import Money, ProblemError
+from paykit.http import ServiceCallError
+from prometheus_client import Counter
+
+from . import domain, store
+from .clients import AccountClient, KycClient, OfacClient
+from .rules import Decision, Rules
+
+log = logging.getLogger("risk.usecases")
+
+DECISIONS = Counter("risk_decisions", "Risk decisions by outcome", ["decision"])
+DEPENDENCY_FAILURES = Counter(
+    "risk_dependency_failures", "Calls to a dependency that gave no usable answer", ["dependency"]
+)
+for _decision in Decision:
+    DECISIONS.labels(_decision.name)
+LIST_LIMIT_MAX = 100
+
+
+@dataclass
+class Clients:
+    account: AccountClient
+    ofac: OfacClient
+    kyc: KycClient
+
+    async def aclose(self) -> None:
+        await asyncio.gather(self.account.aclose(), self.ofac.aclose(), self.kyc.aclose())
+
+
+@dataclass
+class RiskService:
+    pool: asyncpg.Pool
+    rules: Rules
+    clients: Clients
+
+
+@dataclass(frozen=True)
+class PaymentToAssess:
+    transaction_id: str
+    customer_id: str
+    amount: Money
+    from_account: str | None
+    to_account: str | None
+
+
+async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[str, Any]:
+    screening, kyc = await asyncio.gather(
+        _screen(service.clients, payment.customer_id), _kyc(service.clients, payment.customer_id)
+    )
+    rules = service.rules
+    new = store.NewAssessment(
+        transaction_id=payment.transaction_id,
+        customer_id=payment.customer_id,
+        amount_minor=payment.amount.amount_minor,
+        currency=payment.amount.currency,
+        from_account=payment.from_account,
+        to_account=payment.to_account,
+        rules_version=rules.version,
+    )
+    async with service.pool.acquire() as conn, conn.transaction():
+        await store.lock_customer(conn, payment.customer_id)
+        owner = await store.transaction_owner(conn, payment.transaction_id)
+        if owner is not None and owner != payment.customer_id:
+            raise ProblemError(
+                409, "TRANSACTION_CUSTOMER_MISMATCH", "This transaction was assessed for another customer"
+            )
+        history = await store.history(
+            conn, payment.customer_id, payment.transaction_id, payment.amount.currency, rules.window_h
+        )
+        result = domain.evaluate(rules, payment.amount, screening, kyc, history)
+        row = await store.insert_assessment(conn, new, result)
+    DECISIONS.labels(result.decision.name).inc()
+    log.info(
+        "risk decision %s score %d for transaction %s (%s)",
+        result.decision.name,
+        result.risk_score,
+        payment.transaction_id,
+        ",".join(r.code for r in result.reasons) or "no reasons",
+    )
+    return _out(row)
+
+
+async def list_assessments(service: RiskService, transaction_id: str, limit: int) -> list[dict[str, Any]]:
+    limit = max(1, min(limit, LIST_LIMIT_MAX))
+    async with service.pool.acquire() as conn:
+        rows = await store.list_assessments(conn, transaction_id, limit)
+    return [_out(row) for row in rows]
+
+
+def _out(row: asyncpg.Record) -> dict[str, Any]:
+    body = store.record_to_dict(row)
+    body["amount"] = Money(body["amount_minor"], body["currency"]).format()
+    return body
+
+
+async def _screen(clients: Clients, customer_id: str) -> domain.Screening:
+    """Customer details from account, then OFAC on their name and country."""
+    try:
+        customer = await clients.account.get_customer(customer_id)
+    except ServiceCallError as exc:
+        _dependency_failed("account", exc)
+        return domain.Screening(customer="UNAVAILABLE")
+    if customer is None:
+        return domain.Screening(customer="NOT_FOUND")
+    try:
+        answer = await clients.ofac.check_sanctions(customer_id, customer.full_name, customer.country)
+    except ServiceCallError as exc:
+        _dependency_failed("ofac", exc)
+        return domain.Screening(customer="OK", sanctions="UNAVAILABLE")
+    return domain.Screening(
+        customer="OK",
+        sanctions="OK",
+        is_sanctioned=answer.is_sanctioned,
+        review=answer.review,
+        list_version=answer.list_version,
+        match_count=len(answer.matches),
+    )
+
+
+async def _kyc(clients: Clients, customer_id: str) -> domain.Kyc:
+    try:
+        answer = await clients.kyc.check_status(customer_id)
+    except ServiceCallError as exc:
+        _dependency_failed("kyc", exc)
+        return domain.Kyc(available=False)
+    if answer is None:
+        return domain.Kyc(available=True, verified=False, status="NOT_FOUND")
+    limits = None
+    if answer.limits is not None:
+        limits = domain.KycLimits(
+            answer.limits.currency, answer.limits.per_payment_minor, answer.limits.daily_minor
+        )
+    return domain.Kyc(
+        available=True, verified=answer.verified, status=answer.status, tier=answer.tier, limits=limits
+    )
+
+
+def _dependency_failed(dependency: str, exc: ServiceCallError) -> None:
+    DEPENDENCY_FAILURES.labels(dependency).inc()
+    log.warning("%s check failed: %s", dependency, exc)
