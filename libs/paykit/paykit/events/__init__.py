@@ -1,0 +1,43 @@
+"""Events of the fleet: CloudEvents through a transactional outbox to Kafka or Redis Streams,
+consumed exactly-once in effect through an inbox.
+
+    async with conn.transaction():                      # producer, in the use case
+        ...state change...
+        await add_to_outbox(conn, topic="payment-events", key=payment_id,
+                            event=new_event(source="confirm", type="payment.completed",
+                                            subject=payment_id, data={...}))
+
+    transport = transport_from_settings(settings)       # in the lifespan
+    relay = OutboxRelay(pool, transport)
+    consumer = EventConsumer(pool, transport, topic="payment-events", group="audit",
+                             handler=record_event)      # async (conn, event) -> None
+    async with run_in_background(relay, consumer, app=app, transport=transport):
+        yield
+    await transport.aclose()
+"""
+
+from .consumer import EventConsumer, Handler
+from .envelope import CloudEvent, EnvelopeError, new_event
+from .kafka import KafkaTransport
+from .outbox import OutboxRelay, add_to_outbox
+from .redis_streams import RedisStreamsTransport
+from .runner import run_in_background, transport_from_settings
+from .transport import Delivery, Transport, TransportError, dead_letter_topic
+
+__all__ = [
+    "CloudEvent",
+    "Delivery",
+    "EnvelopeError",
+    "EventConsumer",
+    "Handler",
+    "KafkaTransport",
+    "OutboxRelay",
+    "RedisStreamsTransport",
+    "Transport",
+    "TransportError",
+    "add_to_outbox",
+    "dead_letter_topic",
+    "new_event",
+    "run_in_background",
+    "transport_from_settings",
+]

@@ -1,0 +1,262 @@
+"""The events contract: what every transport must guarantee to producers and consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from paykit.events import (
+    CloudEvent,
+    Delivery,
+    EventConsumer,
+    OutboxRelay,
+    Transport,
+    add_to_outbox,
+    dead_letter_topic,
+    new_event,
+    run_in_background,
+)
+from paykit.service import Readiness
+
+DRAIN_TIMEOUT_S = 90.0
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def produce(
+    pool: asyncpg.Pool, topic: str, count: int, *, commit: bool = True, poison: bool = False
+) -> list[CloudEvent]:
+    """`count` payments and their events in ONE transaction, committed or rolled back."""
+    events: list[CloudEvent] = []
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            for i in range(count):
+                payment_id = f"pay_{uuid.uuid4().hex[:10]}"
+                await conn.execute("INSERT INTO payments (id) VALUES ($1)", payment_id)
+                event = new_event(
+                    source="contract-tests",
+                    type="payment.completed",
+                    subject=payment_id,
+                    data={"payment_id": payment_id, "amount_minor": 1000 + i, "poison": poison},
+                )
+                await add_to_outbox(conn, topic=topic, key=payment_id, event=event)
+                events.append(event)
+            if not commit:
+                raise _Rollback
+    except _Rollback:
+        pass
+    return events
+
+
+def recording_handler(group: str) -> Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]:
+    async def handle(conn: asyncpg.Connection, event: CloudEvent) -> None:
+        await conn.execute(
+            "INSERT INTO effects (consumer_group, event_id, event_type, subject) VALUES ($1, $2, $3, $4)",
+            group,
+            event.id,
+            event.type,
+            event.subject,
+        )
+        if event.data.get("poison"):
+            raise ValueError("this event cannot be applied")
+
+    return handle
+
+
+async def effects(pool: asyncpg.Pool, group: str) -> dict[str, int]:
+    rows = await pool.fetch(
+        "SELECT event_id, count(*) AS n FROM effects WHERE consumer_group = $1 GROUP BY event_id", group
+    )
+    return {r["event_id"]: r["n"] for r in rows}
+
+
+async def drain_until(
+    consumers: Sequence[EventConsumer],
+    done: Callable[[], Awaitable[bool]],
+    timeout_s: float = DRAIN_TIMEOUT_S,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await done():
+        assert time.monotonic() < deadline, "events did not arrive in time"
+        for consumer in consumers:
+            await consumer.run_once()
+
+
+def consumer_for(
+    pool: asyncpg.Pool, transport: Transport, topic: str, group: str, **kw: int
+) -> EventConsumer:
+    handler = recording_handler(group)
+    return EventConsumer(
+        pool, transport, topic=topic, group=group, handler=handler, poll_interval_s=0.5, **kw
+    )
+
+
+async def test_events_of_a_rolled_back_transaction_are_never_delivered(pool, new_transport, topic):
+    rolled_back = await produce(pool, topic, 3, commit=False)
+    committed = await produce(pool, topic, 1)
+    assert await OutboxRelay(pool, new_transport()).run_once() == 1
+    consumer = consumer_for(pool, new_transport(), topic, "audit")
+
+    await drain_until([consumer], lambda: _has(pool, "audit", committed))
+    for _ in range(3):  # give anything else time to show up
+        await consumer.run_once()
+
+    assert await effects(pool, "audit") == {committed[0].id: 1}
+    assert not {e.id for e in rolled_back} & set(await effects(pool, "audit"))
+    assert await pool.fetchval("SELECT count(*) FROM payments") == 1
+
+
+async def _has(pool: asyncpg.Pool, group: str, events: Sequence[CloudEvent]) -> bool:
+    return {e.id for e in events} <= set(await effects(pool, group))
+
+
+async def test_committed_events_reach_every_consumer_group(pool, new_transport, topic):
+    events = await produce(pool, topic, 5)
+    assert await OutboxRelay(pool, new_transport(), batch_size_max=2).run_once() == 2
+    assert await OutboxRelay(pool, new_transport()).run_once() == 3
+    groups = ["audit", "notification"]
+    consumers = [consumer_for(pool, new_transport(), topic, g) for g in groups]
+
+    await drain_until(consumers, lambda: _all_have(pool, groups, events))
+
+    for group in groups:
+        assert await effects(pool, group) == {e.id: 1 for e in events}
+    rows = await pool.fetch(
+        "SELECT event_id, event_type, subject FROM effects WHERE consumer_group = 'audit'"
+    )
+    assert {(r["event_id"], r["event_type"], r["subject"]) for r in rows} == {
+        (e.id, "payment.completed", e.subject) for e in events
+    }
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def _all_have(pool: asyncpg.Pool, groups: Sequence[str], events: Sequence[CloudEvent]) -> bool:
+    return all([await _has(pool, g, events) for g in groups])
+
+
+class _HangsAfter:
+    """A broker connection that goes dead after `count` publishes (the relay then hangs)."""
+
+    def __init__(self, inner: Transport, count: int) -> None:
+        self.inner = inner
+        self.count = count
+        self.published = asyncio.Event()
+
+    async def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
+        if self.count == 0:
+            self.published.set()
+            await asyncio.Event().wait()
+        self.count -= 1
+        await self.inner.publish(topic, key, value, headers)
+
+
+class _Counting:
+    """Counts what the broker delivers to a consumer, duplicates included."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.delivered: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def fetch(self, topic: str, group: str, *, batch_size_max: int, wait_ms: int) -> Sequence[Delivery]:
+        batch = await self.inner.fetch(topic, group, batch_size_max=batch_size_max, wait_ms=wait_ms)
+        self.delivered += [CloudEvent.from_json(d.value).id for d in batch]
+        return batch
+
+
+async def test_relay_killed_mid_batch_delivers_at_least_once_and_effects_apply_once(
+    pool, new_transport, topic
+):
+    events = await produce(pool, topic, 10)
+    hanging = _HangsAfter(new_transport(), 3)
+    killed = asyncio.create_task(OutboxRelay(pool, hanging).run_once())  # type: ignore[arg-type]
+    await asyncio.wait_for(hanging.published.wait(), 30)
+    killed.cancel()
+    await asyncio.gather(killed, return_exceptions=True)
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 10
+
+    assert await OutboxRelay(pool, new_transport()).run_once() == 10
+    counting = _Counting(new_transport())
+    consumer = consumer_for(pool, counting, topic, "audit")  # type: ignore[arg-type]
+    await drain_until([consumer], lambda: _has(pool, "audit", events))
+
+    first_three = {e.id for e in events[:3]}
+    assert sum(1 for i in counting.delivered if i in first_three) == 6  # each delivered twice
+    assert await effects(pool, "audit") == {e.id: 1 for e in events}  # applied once
+
+
+async def test_poison_messages_go_to_the_dead_letter_destination(pool, new_transport, topic):
+    poison = await produce(pool, topic, 1, poison=True)
+    healthy = await produce(pool, topic, 1)
+    transport = new_transport()
+    await transport.publish(topic, "junk", b"not a cloud event", {})
+    assert await OutboxRelay(pool, transport).run_once() == 2
+    consumer = consumer_for(pool, new_transport(), topic, "audit", attempts_max=3)
+
+    await drain_until([consumer], lambda: _has(pool, "audit", healthy))
+
+    assert await effects(pool, "audit") == {healthy[0].id: 1}  # the failed attempts rolled back
+    dead = await _read_all(new_transport(), dead_letter_topic(topic, "audit"), expected=2)
+    by_value = {d.value: d for d in dead}
+    assert b"not a cloud event" in by_value
+    [poisoned] = [d for d in dead if d.value != b"not a cloud event"]
+    assert CloudEvent.from_json(poisoned.value).id == poison[0].id
+    assert poisoned.key == poison[0].subject
+    assert "this event cannot be applied" in poisoned.headers["dlq-error"]
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", poison[0].id) == 0
+
+
+async def _read_all(transport: Transport, topic: str, *, expected: int) -> list[Delivery]:
+    got: list[Delivery] = []
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while len(got) < expected and time.monotonic() < deadline:
+        for delivery in await transport.fetch(topic, "inspector", batch_size_max=10, wait_ms=500):
+            got.append(delivery)
+            await transport.ack("inspector", delivery)
+    return got
+
+
+async def test_the_consumer_span_is_a_child_of_the_producer_trace(pool, new_transport, topic, span_exporter):
+    span_exporter.clear()
+    with trace.get_tracer("contract").start_as_current_span("POST /payment/confirm") as origin:
+        events = await produce(pool, topic, 1)
+    await OutboxRelay(pool, new_transport()).run_once()
+    consumer = consumer_for(pool, new_transport(), topic, "audit")
+    await drain_until([consumer], lambda: _has(pool, "audit", events))
+
+    trace_id = origin.get_span_context().trace_id
+    spans = span_exporter.get_finished_spans()
+    [processed] = [s for s in spans if s.kind == SpanKind.CONSUMER and s.name == f"{topic} process"]
+    assert processed.context.trace_id == trace_id
+    producers = {s.context.span_id for s in spans if s.kind == SpanKind.PRODUCER}
+    assert processed.parent is not None and processed.parent.span_id in producers
+    assert processed.attributes["messaging.consumer.group.name"] == "audit"
+
+
+async def test_background_workers_carry_events_report_ready_and_stop(pool, new_transport, topic):
+    app = FastAPI()
+    app.state.readiness = Readiness()
+    transport = new_transport()
+    relay = OutboxRelay(pool, transport, poll_interval_s=0.05)
+    consumer = consumer_for(pool, transport, topic, "notification")
+
+    async with run_in_background(relay, consumer, app=app, transport=transport, stop_timeout_s=15):
+        assert await app.state.readiness.run() == {"broker": "up"}
+        events = await produce(pool, topic, 3)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while not await _has(pool, "notification", events):
+            assert time.monotonic() < deadline, "background workers did not deliver"
+            await asyncio.sleep(0.1)
+
+    assert await effects(pool, "notification") == {e.id: 1 for e in events}
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("paykit-events-")]
