@@ -47,6 +47,7 @@ class _RetryableStatus(Exception):
         self.response = response
 
 
+_RETRYABLE_ERRORS = (_RetryableStatus, httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -97,7 +98,9 @@ class ServiceClient:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(attempts),
                 wait=wait_exponential_jitter(initial=0.05, max=1.0),
-                retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError)),
+                # A read timeout is not retried: the server is slow or the outcome is unknown,
+                # and piling on more calls helps neither.
+                retry=retry_if_exception_type(_RETRYABLE_ERRORS),
                 reraise=True,
             ):
                 with attempt:

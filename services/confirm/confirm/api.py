@@ -1,7 +1,149 @@
-"""HTTP routes of the confirm service."""
+"""Routes of the confirm service. The gateway authenticates the customer and passes their id
+in X-User-ID; idempotency keys are scoped to that principal and the route."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from paykit.context import IDEMPOTENCY_HEADER, USER_HEADER
+from paykit.errors import ProblemError
+from paykit.idempotency import IdempotencyStore, respond_idempotently, validate_key
+from pydantic import BaseModel, ValidationError
+
+from . import usecases
+from .domain import Terms, confirm_answer, payment_view
+from .schemas import ConfirmRequest, CreatePaymentRequest, ReviewRequest
+from .usecases import Deps
 
 router = APIRouter()
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+def deps(request: Request) -> Deps:
+    return request.app.state.deps  # type: ignore[no-any-return]
+
+
+def idempotency_store(request: Request) -> IdempotencyStore:
+    return request.app.state.idempotency  # type: ignore[no-any-return]
+
+
+DepsDep = Annotated[Deps, Depends(deps)]
+StoreDep = Annotated[IdempotencyStore, Depends(idempotency_store)]
+KeyHeader = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
+UserHeader = Annotated[str | None, Header(alias=USER_HEADER)]
+
+
+def _principal(user: str | None, customer_id: str) -> str:
+    if user is not None and user != customer_id:
+        raise ProblemError(403, "CUSTOMER_MISMATCH", "You can only make payments as yourself")
+    return user or customer_id
+
+
+def _terms(body: ConfirmRequest | CreatePaymentRequest, transaction_id: str) -> Terms:
+    return Terms(
+        customer_id=body.customer_id,
+        transaction_id=transaction_id,
+        amount_minor=body.amount_minor,
+        currency=body.currency,
+        from_account=body.from_account,
+        to_account=body.to_account,
+    )
+
+
+def _fingerprint_body(terms: Terms, **extra: Any) -> dict[str, Any]:
+    return {**terms.__dict__, **extra}
+
+
+@router.post("/payment/confirm", summary="Confirm a payment (creates it when the transaction id is new)")
+async def confirm(
+    request: Request, deps: DepsDep, store: StoreDep, key: KeyHeader = None, user: UserHeader = None
+) -> Response:
+    idempotency_key = validate_key(key)
+    body = await _parse(request, ConfirmRequest)
+    principal = _principal(user, body.customer_id)
+    terms = _terms(body, body.transaction_id)
+    return await respond_idempotently(
+        store,
+        principal=principal,
+        route="POST /payment/confirm",
+        key=idempotency_key,
+        request_body=_fingerprint_body(terms, otp=body.otp),
+        handler=lambda: usecases.confirm_payment(deps, terms, body.otp),
+        instance=request.url.path,
+    )
+
+
+@router.post("/payments", status_code=201, summary="Create a payment (state REQUIRES_CONFIRMATION)")
+async def create(
+    request: Request, deps: DepsDep, store: StoreDep, key: KeyHeader = None, user: UserHeader = None
+) -> Response:
+    idempotency_key = validate_key(key)
+    body = await _parse(request, CreatePaymentRequest)
+    principal = _principal(user, body.customer_id)
+    terms = _terms(body, body.transaction_id)
+
+    async def handler() -> tuple[int, dict[str, Any]]:
+        payment, created = await usecases.create_payment(deps, terms)
+        return (201 if created else 200), payment_view(payment)
+
+    return await respond_idempotently(
+        store,
+        principal=principal,
+        route="POST /payments",
+        key=idempotency_key,
+        request_body=_fingerprint_body(terms),
+        handler=handler,
+        instance=request.url.path,
+    )
+
+
+@router.get("/payments/{payment_id}", summary="A payment, its state and its history")
+async def get_payment(payment_id: str, deps: DepsDep, user: UserHeader = None) -> dict[str, Any]:
+    payment, history = await usecases.get_payment(deps, payment_id, user)
+    return {**payment_view(payment), "history": history, "status": confirm_answer(payment)[1]["status"]}
+
+
+@router.post("/payments/{payment_id}/review", summary="Operator decision on a payment UNDER_REVIEW")
+async def review(
+    payment_id: str,
+    body: ReviewRequest,
+    request: Request,
+    deps: DepsDep,
+    store: StoreDep,
+    key: KeyHeader = None,
+) -> Response:
+    idempotency_key = validate_key(key)
+    return await respond_idempotently(
+        store,
+        principal=f"operator:{body.reviewer}",
+        route=f"POST /payments/{payment_id}/review",
+        key=idempotency_key,
+        request_body=body.model_dump(),
+        handler=lambda: usecases.review_payment(deps, payment_id, body.decision == "approve", body.reviewer),
+        instance=request.url.path,
+    )
+
+
+@router.get("/payments", summary="Payments of a customer, newest first")
+async def list_payments(
+    deps: DepsDep,
+    customer_id: Annotated[str, Query(max_length=64)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    user: UserHeader = None,
+) -> dict[str, Any]:
+    _principal(user, customer_id)
+    payments = await usecases.list_payments(deps, customer_id, limit)
+    return {"payments": [payment_view(p) for p in payments]}
+
+
+async def _parse(request: Request, model: type[BodyT]) -> BodyT:
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise ProblemError(400, "INVALID_JSON", "The body must be a JSON object") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None

@@ -12,7 +12,7 @@ from paykit.testing import DatabaseFactory, running_app
 @pytest.fixture
 def settings(database_factory: DatabaseFactory, redis_url: str) -> Iterator[ConfirmSettings]:
     url = database_factory.create("confirm", MIGRATIONS)
-    yield ConfirmSettings(app_env="test", postgres_url=url)
+    yield ConfirmSettings(app_env="test", postgres_url=url, redis_url=redis_url)
     database_factory.drop(url)
 
 

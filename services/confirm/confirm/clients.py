@@ -1,0 +1,214 @@
+"""Typed clients of the services a payment passes through.
+
+Each answer a payment depends on is reduced to a small result type; a call that could not
+produce an answer raises paykit.http.ServiceCallError (ServiceTimeout: outcome unknown)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from paykit.errors import ProblemError
+from paykit.http import ServiceClient, ServiceUnavailable
+
+from .domain import RiskDecision, Terms
+
+
+def _problem_from(response: httpx.Response, service: str) -> ProblemError:
+    """Carry a 4xx decision of another service to our caller with its code."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    code = str(body.get("code") or body.get("error") or f"{service.upper()}_REJECTED")
+    detail = str(body.get("detail") or body.get("message") or code)
+    return ProblemError(response.status_code, code, detail)
+
+
+@dataclass(frozen=True)
+class Account:
+    account_number: str
+    customer_id: str
+    currency: str
+    status: str
+
+
+class AccountClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.http = client
+
+    async def get_account(self, account_number: str) -> Account | None:
+        response = await self.http.call("GET", f"/account/{account_number}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise _problem_from(response, "account")
+        body = response.json()
+        return Account(
+            body["account_number"], body["customer_id"], body["currency"], body.get("status", "ACTIVE")
+        )
+
+    async def hold(self, payment_id: str, terms: Terms, expires_in_s: int) -> None:
+        """Reserve the funds; raises ProblemError (e.g. 422 INSUFFICIENT_FUNDS) when refused."""
+        response = await self.http.call(
+            "POST",
+            "/holds",
+            json={
+                "hold_id": payment_id,
+                "account_number": terms.from_account,
+                "to_account": terms.to_account,
+                "amount_minor": terms.amount_minor,
+                "currency": terms.currency,
+                "customer_id": terms.customer_id,
+                "expires_in_s": expires_in_s,
+            },
+            idempotency_key=payment_id,
+        )
+        if response.status_code not in (200, 201):
+            raise _problem_from(response, "account")
+
+    async def capture(self, payment_id: str) -> None:
+        response = await self.http.call(
+            "POST", f"/holds/{payment_id}/capture", json={}, idempotency_key=payment_id
+        )
+        if response.status_code != 200:
+            raise ServiceUnavailable(
+                "account", f"capture answered {response.status_code}: {response.text[:200]}"
+            )
+
+    async def release(self, payment_id: str) -> None:
+        response = await self.http.call(
+            "POST", f"/holds/{payment_id}/release", json={}, idempotency_key=payment_id
+        )
+        if response.status_code not in (200, 404):
+            raise ServiceUnavailable(
+                "account", f"release answered {response.status_code}: {response.text[:200]}"
+            )
+
+
+@dataclass(frozen=True)
+class RiskResult:
+    decision: RiskDecision
+    score: int
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RiskClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.http = client
+
+    async def assess(self, payment_id: str, terms: Terms) -> RiskResult:
+        response = await self.http.call(
+            "POST",
+            "/assess-risk",
+            json={
+                "transaction_id": payment_id,
+                "customer_id": terms.customer_id,
+                "amount_minor": terms.amount_minor,
+                "currency": terms.currency,
+                "from_account": terms.from_account,
+                "to_account": terms.to_account,
+            },
+            idempotency_key=payment_id,
+        )
+        if response.status_code != 200:
+            raise ServiceUnavailable("risk", f"answered {response.status_code}")
+        body = response.json()
+        return RiskResult(
+            RiskDecision(body["decision"]), int(body.get("risk_score", 0)), body.get("reasons", [])
+        )
+
+
+@dataclass(frozen=True)
+class OtpCheck:
+    valid: bool
+    reason: str | None = None
+    attempts_remaining: int | None = None
+
+
+class OtpClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.http = client
+
+    def _binding(self, payment_id: str, terms: Terms) -> dict[str, Any]:
+        return {
+            "customer_id": terms.customer_id,
+            "transaction_id": payment_id,
+            "amount_minor": terms.amount_minor,
+            "currency": terms.currency,
+            "payee": terms.to_account,
+        }
+
+    async def generate(self, payment_id: str, terms: Terms) -> dict[str, Any]:
+        """Issue (or re-send) a challenge. A resend cooldown is not an error for the payer."""
+        response = await self.http.call("POST", "/generate-otp", json=self._binding(payment_id, terms))
+        if response.status_code in (200, 201):
+            body: dict[str, Any] = response.json()
+            return {
+                "otp_expires_at": body.get("expires_at"),
+                "resend_available_at": body.get("resend_available_at"),
+            }
+        if response.status_code == 429:
+            return {"resend_available_at": response.json().get("resend_available_at"), "otp_resent": False}
+        raise ServiceUnavailable("otp", f"generate answered {response.status_code}")
+
+    async def verify(self, payment_id: str, terms: Terms, otp: str) -> OtpCheck:
+        response = await self.http.call(
+            "POST", "/verify-otp", json={**self._binding(payment_id, terms), "otp": otp}
+        )
+        if response.status_code != 200:
+            if 400 <= response.status_code < 500:
+                return OtpCheck(False, "INVALID_OTP")
+            raise ServiceUnavailable("otp", f"verify answered {response.status_code}")
+        body = response.json()
+        return OtpCheck(bool(body.get("valid")), body.get("reason"), body.get("attempts_remaining"))
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The bank's word on a transfer: COMPLETED, REJECTED, or NOT_FOUND (never executed)."""
+
+    status: str
+    reference_number: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+
+
+class BankClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.http = client
+
+    async def process_transfer(self, payment_id: str, terms: Terms) -> Transfer:
+        response = await self.http.call(
+            "POST",
+            "/process-transfer",
+            json={
+                "reference": payment_id,
+                "from_account": terms.from_account,
+                "to_account": terms.to_account,
+                "amount_minor": terms.amount_minor,
+                "currency": terms.currency,
+            },
+            idempotency_key=payment_id,
+        )
+        return self._transfer(response)
+
+    async def transfer_status(self, payment_id: str) -> Transfer:
+        response = await self.http.call("GET", f"/transfers/{payment_id}")
+        if response.status_code == 404:
+            return Transfer("NOT_FOUND")
+        return self._transfer(response)
+
+    @staticmethod
+    def _transfer(response: httpx.Response) -> Transfer:
+        if response.status_code >= 400 and response.status_code != 422:
+            raise ServiceUnavailable("partner_bank", f"answered {response.status_code}")
+        body = response.json()
+        status = str(body.get("status") or ("COMPLETED" if body.get("success") else "REJECTED"))
+        return Transfer(
+            status=status,
+            reference_number=body.get("reference_number"),
+            error_code=body.get("error_code") or body.get("code"),
+            message=body.get("message") or body.get("detail"),
+        )

@@ -1,0 +1,186 @@
+"""Every SQL statement of the confirm service."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from .domain import Payment, State, Terms
+
+LEASE_S = 30
+
+_COLUMNS = """payment_id, transaction_id, customer_id, amount_minor, currency, from_account,
+    to_account, state, risk_decision, risk_score, risk_reasons, failure_code, failure_detail,
+    bank_reference, bank_status, created_at, updated_at, confirmed_at, completed_at"""
+
+
+def _payment(row: asyncpg.Record) -> Payment:
+    reasons = row["risk_reasons"]
+    return Payment(
+        payment_id=row["payment_id"],
+        terms=Terms(
+            customer_id=row["customer_id"],
+            transaction_id=row["transaction_id"],
+            amount_minor=row["amount_minor"],
+            currency=row["currency"],
+            from_account=row["from_account"],
+            to_account=row["to_account"],
+        ),
+        state=State(row["state"]),
+        risk_decision=row["risk_decision"],
+        risk_score=row["risk_score"],
+        risk_reasons=json.loads(reasons) if reasons else [],
+        failure_code=row["failure_code"],
+        failure_detail=row["failure_detail"],
+        bank_reference=row["bank_reference"],
+        bank_status=row["bank_status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        confirmed_at=row["confirmed_at"],
+        completed_at=row["completed_at"],
+    )
+
+
+async def insert_payment(conn: asyncpg.Connection, payment_id: str, terms: Terms) -> Payment | None:
+    """Create the payment; None when the customer already has one with that transaction id."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO payments (payment_id, transaction_id, customer_id, amount_minor, currency,
+                                  from_account, to_account)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (customer_id, transaction_id) DO NOTHING
+            RETURNING {_COLUMNS}""",
+        payment_id,
+        terms.transaction_id,
+        terms.customer_id,
+        terms.amount_minor,
+        terms.currency,
+        terms.from_account,
+        terms.to_account,
+    )
+    return _payment(row) if row else None
+
+
+async def get_by_transaction(
+    conn: asyncpg.Connection, customer_id: str, transaction_id: str
+) -> Payment | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM payments WHERE customer_id = $1 AND transaction_id = $2",
+        customer_id,
+        transaction_id,
+    )
+    return _payment(row) if row else None
+
+
+async def get(conn: asyncpg.Connection, payment_id: str) -> Payment | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM payments WHERE payment_id = $1", payment_id)
+    return _payment(row) if row else None
+
+
+async def take_lease(conn: asyncpg.Connection, payment_id: str, lease_s: int = LEASE_S) -> Payment | None:
+    """Serialise work on one payment across requests, instances and the worker."""
+    row = await conn.fetchrow(
+        f"""UPDATE payments SET lease_until = now() + make_interval(secs => $2)
+            WHERE payment_id = $1 AND (lease_until IS NULL OR lease_until < now())
+            RETURNING {_COLUMNS}""",
+        payment_id,
+        lease_s,
+    )
+    return _payment(row) if row else None
+
+
+async def release_lease(conn: asyncpg.Connection, payment_id: str) -> None:
+    await conn.execute("UPDATE payments SET lease_until = NULL WHERE payment_id = $1", payment_id)
+
+
+async def transition(
+    conn: asyncpg.Connection,
+    payment_id: str,
+    expected: State,
+    target: State,
+    **fields: Any,
+) -> Payment | None:
+    """Compare-and-set the state; None if the payment was no longer in `expected`."""
+    allowed = {
+        "risk_decision",
+        "risk_score",
+        "risk_reasons",
+        "failure_code",
+        "failure_detail",
+        "bank_reference",
+        "bank_status",
+    }
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not a payment field: {unknown}")
+    sets = ["state = $3"]
+    values: list[Any] = [payment_id, expected.value, target.value]
+    for name, value in fields.items():
+        values.append(json.dumps(value) if name == "risk_reasons" else value)
+        sets.append(f"{name} = ${len(values)}")
+    if target is State.COMPLETED:
+        sets.append("completed_at = now()")
+        sets.append("confirmed_at = COALESCE(confirmed_at, now())")
+    row = await conn.fetchrow(
+        f"UPDATE payments SET {', '.join(sets)} WHERE payment_id = $1 AND state = $2 RETURNING {_COLUMNS}",
+        *values,
+    )
+    return _payment(row) if row else None
+
+
+async def record_risk(
+    conn: asyncpg.Connection, payment_id: str, decision: str, score: int, reasons: list[dict[str, Any]]
+) -> None:
+    await conn.execute(
+        "UPDATE payments SET risk_decision = $2, risk_score = $3, risk_reasons = $4 WHERE payment_id = $1",
+        payment_id,
+        decision,
+        score,
+        json.dumps(reasons),
+    )
+
+
+async def set_bank_status(
+    conn: asyncpg.Connection, payment_id: str, bank_status: str, bank_reference: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE payments SET bank_status = $2, bank_reference = COALESCE($3, bank_reference)"
+        " WHERE payment_id = $1",
+        payment_id,
+        bank_status,
+        bank_reference,
+    )
+
+
+async def unresolved(conn: asyncpg.Connection, older_than_s: float, limit: int) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT payment_id FROM payments
+           WHERE state IN ('FUNDS_HELD', 'PROCESSING')
+             AND updated_at < now() - make_interval(secs => $1)
+             AND (lease_until IS NULL OR lease_until < now())
+           ORDER BY updated_at LIMIT $2""",
+        older_than_s,
+        limit,
+    )
+    return [r["payment_id"] for r in rows]
+
+
+async def history(conn: asyncpg.Connection, payment_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT from_state, to_state, reason, at FROM payment_history WHERE payment_id = $1 ORDER BY id",
+        payment_id,
+    )
+    return [
+        {"from": r["from_state"], "to": r["to_state"], "reason": r["reason"], "at": r["at"].isoformat()}
+        for r in rows
+    ]
+
+
+async def list_for_customer(conn: asyncpg.Connection, customer_id: str, limit: int) -> list[Payment]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM payments WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2",
+        customer_id,
+        limit,
+    )
+    return [_payment(r) for r in rows]

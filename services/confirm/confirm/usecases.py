@@ -1,0 +1,352 @@
+"""The payment flow. Persist before calling out: every state change is one transaction with
+its outbox event; risk, OTP, account and bank calls happen between transactions, each
+idempotent on the payment id, so a crash anywhere leaves a state the worker can finish."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from paykit.errors import ProblemError
+from paykit.http import ServiceCallError
+from prometheus_client import Counter
+
+from . import store
+from .clients import AccountClient, BankClient, OtpClient, RiskClient
+from .domain import TERMINAL, Payment, State, Terms, confirm_answer, new_payment_id, state_after_risk
+from .events import emit_state_change
+
+log = logging.getLogger("confirm.usecases")
+PAYMENTS = Counter("payments_total", "Payments that entered a state", ["state"])
+HOLD_EXPIRY_S = 7 * 24 * 3600  # longer than any bank outcome can stay unknown
+
+
+@dataclass
+class Deps:
+    pool: asyncpg.Pool
+    account: AccountClient
+    risk: RiskClient
+    otp: OtpClient
+    bank: BankClient
+
+
+Answer = tuple[int, dict[str, Any]]
+
+
+# ---- creating --------------------------------------------------------------------------
+async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
+    """The payment for (customer, transaction id): created, or the stored one if the terms match."""
+    async with deps.pool.acquire() as conn:
+        existing = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
+    if existing is not None:
+        _require_same_terms(existing, terms)
+        return existing, False
+    await _check_accounts(deps, terms)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        created = await store.insert_payment(conn, new_payment_id(), terms)
+        if created is not None:
+            await emit_state_change(conn, created, None)
+            PAYMENTS.labels(created.state.value).inc()
+            return created, True
+        raced = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
+    assert raced is not None  # the insert conflicted, so the row exists
+    _require_same_terms(raced, terms)
+    return raced, False
+
+
+def _require_same_terms(payment: Payment, terms: Terms) -> None:
+    different = payment.terms.mismatches(terms)
+    if different:
+        raise ProblemError(
+            422,
+            "TRANSACTION_MISMATCH",
+            f"Transaction {terms.transaction_id} exists with other {', '.join(different)}",
+            transaction_id=terms.transaction_id,
+            mismatched_fields=different,
+        )
+
+
+async def _check_accounts(deps: Deps, terms: Terms) -> None:
+    try:
+        payer = await deps.account.get_account(terms.from_account)
+        payee = await deps.account.get_account(terms.to_account)
+    except ServiceCallError as exc:
+        raise ProblemError(
+            503, "ACCOUNT_SERVICE_UNAVAILABLE", "Accounts cannot be checked now; retry"
+        ) from exc
+    if payer is None:
+        raise ProblemError(404, "ACCOUNT_NOT_FOUND", f"Account {terms.from_account} does not exist")
+    if payer.customer_id != terms.customer_id:
+        raise ProblemError(403, "ACCOUNT_OWNERSHIP_MISMATCH", "You can only pay from your own account")
+    if payee is None:
+        raise ProblemError(404, "PAYEE_ACCOUNT_NOT_FOUND", f"Account {terms.to_account} does not exist")
+    if terms.currency not in (payer.currency, payee.currency) or payer.currency != payee.currency:
+        raise ProblemError(422, "CURRENCY_MISMATCH", f"Both accounts must hold {terms.currency}")
+    if payer.status != "ACTIVE" or payee.status != "ACTIVE":
+        raise ProblemError(422, "ACCOUNT_NOT_ACTIVE", "Both accounts must be active")
+
+
+# ---- confirming ------------------------------------------------------------------------
+async def confirm_payment(deps: Deps, terms: Terms, otp: str | None) -> Answer:
+    payment, _ = await create_payment(deps, terms)
+    if payment.state in TERMINAL:
+        raise _not_confirmable(payment)
+    async with _leased(deps, payment.payment_id) as leased:
+        return await _advance(deps, leased, otp)
+
+
+async def _advance(deps: Deps, payment: Payment, otp: str | None) -> Answer:
+    if payment.state is State.REQUIRES_CONFIRMATION:
+        return await _assess(deps, payment)
+    if payment.state is State.REQUIRES_OTP:
+        if otp is None:
+            return confirm_answer(payment, **await _challenge(deps, payment))
+        return await _verify_and_execute(deps, payment, otp)
+    if payment.state in (State.FUNDS_HELD, State.PROCESSING):
+        return _settled_answer(await settle(deps, payment))
+    if payment.state is State.UNDER_REVIEW:
+        return confirm_answer(payment)
+    raise _not_confirmable(payment)
+
+
+async def _assess(deps: Deps, payment: Payment) -> Answer:
+    try:
+        risk = await deps.risk.assess(payment.payment_id, payment.terms)
+    except ServiceCallError as exc:
+        raise ProblemError(503, "RISK_SERVICE_UNAVAILABLE", "Risk cannot be assessed now; retry") from exc
+    risk_fields = {
+        "risk_decision": risk.decision.value,
+        "risk_score": risk.score,
+        "risk_reasons": risk.reasons,
+    }
+    target = state_after_risk(risk.decision)
+    if target is None:
+        async with deps.pool.acquire() as conn:
+            await store.record_risk(conn, payment.payment_id, risk.decision.value, risk.score, risk.reasons)
+        return await execute(deps, payment)
+    if target is State.DECLINED:
+        risk_fields["failure_code"] = "RISK_DECLINED"
+    moved = await _move(deps, payment, target, **risk_fields)
+    if moved.state is State.DECLINED:
+        raise ProblemError(
+            422,
+            "PAYMENT_DECLINED",
+            "The payment was declined by risk and compliance checks",
+            state=moved.state.value,
+            transaction_id=moved.terms.transaction_id,
+            payment_id=moved.payment_id,
+            reasons=risk.reasons,
+        )
+    if moved.state is State.REQUIRES_OTP:
+        return confirm_answer(moved, **await _challenge(deps, moved))
+    return confirm_answer(moved)
+
+
+async def _challenge(deps: Deps, payment: Payment) -> dict[str, Any]:
+    try:
+        return await deps.otp.generate(payment.payment_id, payment.terms)
+    except ServiceCallError as exc:
+        raise ProblemError(
+            503, "OTP_SERVICE_UNAVAILABLE", "The one-time code cannot be sent now; retry"
+        ) from exc
+
+
+async def _verify_and_execute(deps: Deps, payment: Payment, otp: str) -> Answer:
+    try:
+        check = await deps.otp.verify(payment.payment_id, payment.terms, otp)
+    except ServiceCallError as exc:
+        raise ProblemError(503, "OTP_SERVICE_UNAVAILABLE", "The one-time code cannot be checked now") from exc
+    if not check.valid:
+        code = check.reason or "INVALID_OTP"
+        detail = {
+            "OTP_LOCKED": "Too many wrong codes: this code is burned; confirm without `otp` for a new one",
+            "OTP_EXPIRED": "The code expired; confirm without `otp` for a new one",
+            "OTP_NOT_FOUND": "No active code for this payment; confirm without `otp` for a new one",
+        }.get(code, "The one-time code is not valid")
+        raise ProblemError(
+            422,
+            code,
+            detail,
+            attempts_remaining=check.attempts_remaining,
+            state=payment.state.value,
+            transaction_id=payment.terms.transaction_id,
+        )
+    return await execute(deps, payment)
+
+
+async def execute(deps: Deps, payment: Payment) -> Answer:
+    """Hold the funds, then have the bank execute the transfer."""
+    try:
+        await deps.account.hold(payment.payment_id, payment.terms, HOLD_EXPIRY_S)
+    except ProblemError as refused:
+        failed = await _move(
+            deps, payment, State.FAILED, failure_code=refused.code, failure_detail=refused.detail
+        )
+        refused.extra.update(
+            state=failed.state.value, transaction_id=failed.terms.transaction_id, payment_id=failed.payment_id
+        )
+        raise
+    except ServiceCallError as exc:
+        raise ProblemError(503, "ACCOUNT_SERVICE_UNAVAILABLE", "Funds cannot be reserved now; retry") from exc
+    held = await _move(deps, payment, State.FUNDS_HELD)
+    return _settled_answer(await settle(deps, held))
+
+
+def _settled_answer(payment: Payment) -> Answer:
+    if payment.state is State.FAILED:
+        raise ProblemError(
+            422,
+            "PAYMENT_FAILED",
+            payment.failure_detail or "The bank rejected the transfer",
+            state=payment.state.value,
+            transaction_id=payment.terms.transaction_id,
+            payment_id=payment.payment_id,
+            reason=payment.failure_code,
+        )
+    return confirm_answer(payment)
+
+
+# ---- settling with the bank --------------------------------------------------------------
+async def settle(deps: Deps, payment: Payment, *, inquire_first: bool = False) -> Payment:
+    """FUNDS_HELD/PROCESSING -> COMPLETED or FAILED when the bank's answer is known; else stays
+    PROCESSING for the worker. Never moves money twice: every call is keyed by the payment id."""
+    if payment.state is State.FUNDS_HELD:
+        payment = await _move(deps, payment, State.PROCESSING)
+    bank_status = payment.bank_status
+    if bank_status not in ("COMPLETED", "REJECTED"):
+        try:
+            transfer = await deps.bank.transfer_status(payment.payment_id) if inquire_first else None
+            if transfer is None or transfer.status == "NOT_FOUND":
+                transfer = await deps.bank.process_transfer(payment.payment_id, payment.terms)
+        except ServiceCallError as exc:
+            log.warning("bank outcome unknown for %s: %s", payment.payment_id, exc)
+            return payment
+        bank_status = transfer.status
+        async with deps.pool.acquire() as conn:
+            await store.set_bank_status(conn, payment.payment_id, transfer.status, transfer.reference_number)
+        failure = (
+            transfer.error_code or "BANK_REJECTED",
+            transfer.message or "The bank rejected the transfer",
+        )
+    else:
+        failure = (
+            payment.failure_code or "BANK_REJECTED",
+            payment.failure_detail or "The bank rejected the transfer",
+        )
+    try:
+        if bank_status == "COMPLETED":
+            await deps.account.capture(payment.payment_id)
+            return await _move(deps, payment, State.COMPLETED)
+        if bank_status == "REJECTED":
+            await deps.account.release(payment.payment_id)
+            return await _move(
+                deps, payment, State.FAILED, failure_code=failure[0], failure_detail=failure[1]
+            )
+    except ServiceCallError as exc:
+        log.warning("ledger not updated yet for %s: %s", payment.payment_id, exc)
+    return payment
+
+
+async def resolve_unresolved(deps: Deps, older_than_s: float, batch_size_max: int) -> int:
+    """The worker's pass: finish payments left FUNDS_HELD/PROCESSING by a timeout or a crash."""
+    async with deps.pool.acquire() as conn:
+        ids = await store.unresolved(conn, older_than_s, batch_size_max)
+    resolved = 0
+    for payment_id in ids:
+        try:
+            async with _leased(deps, payment_id) as payment:
+                after = await settle(deps, payment, inquire_first=True)
+                resolved += after.state in TERMINAL
+        except ProblemError:
+            continue  # someone else holds the lease
+    return resolved
+
+
+# ---- review ------------------------------------------------------------------------------
+async def review_payment(deps: Deps, payment_id: str, approve: bool, reviewer: str) -> Answer:
+    async with _leased(deps, payment_id) as payment:
+        if payment.state is not State.UNDER_REVIEW:
+            raise ProblemError(409, "PAYMENT_NOT_UNDER_REVIEW", f"Payment is {payment.state.value}")
+        if approve:
+            log.info("payment %s approved by %s", payment_id, reviewer)
+            return await execute(deps, payment)
+        declined = await _move(
+            deps,
+            payment,
+            State.DECLINED,
+            failure_code="REVIEW_DECLINED",
+            failure_detail=f"Declined in review by {reviewer}",
+        )
+        return 200, {
+            "status": "DECLINED",
+            "state": declined.state.value,
+            "payment_id": payment_id,
+            "transaction_id": declined.terms.transaction_id,
+        }
+
+
+# ---- helpers -----------------------------------------------------------------------------
+async def get_payment(
+    deps: Deps, payment_id: str, customer_id: str | None
+) -> tuple[Payment, list[dict[str, Any]]]:
+    async with deps.pool.acquire() as conn:
+        payment = await store.get(conn, payment_id)
+        if payment is None and customer_id:
+            payment = await store.get_by_transaction(conn, customer_id, payment_id)
+        if payment is None or (customer_id and payment.terms.customer_id != customer_id):
+            raise ProblemError(404, "PAYMENT_NOT_FOUND", f"No payment {payment_id}")
+        return payment, await store.history(conn, payment.payment_id)
+
+
+async def list_payments(deps: Deps, customer_id: str, limit: int) -> list[Payment]:
+    async with deps.pool.acquire() as conn:
+        return await store.list_for_customer(conn, customer_id, limit)
+
+
+async def _move(deps: Deps, payment: Payment, target: State, **fields: Any) -> Payment:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        moved = await store.transition(conn, payment.payment_id, payment.state, target, **fields)
+        if moved is None:
+            raise RuntimeError(f"payment {payment.payment_id} left {payment.state} while we held its lease")
+        await emit_state_change(conn, moved, payment.state)
+    PAYMENTS.labels(target.value).inc()
+    return moved
+
+
+@asynccontextmanager
+async def _leased(deps: Deps, payment_id: str) -> AsyncIterator[Payment]:
+    async with deps.pool.acquire() as conn:
+        payment = await store.take_lease(conn, payment_id)
+    if payment is None:
+        raise ProblemError(
+            409,
+            "PAYMENT_IN_PROGRESS",
+            "This payment is being processed by another request",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        yield payment
+    finally:
+        async with deps.pool.acquire() as conn:
+            await store.release_lease(conn, payment_id)
+
+
+def _not_confirmable(payment: Payment) -> ProblemError:
+    code = {
+        State.COMPLETED: "PAYMENT_ALREADY_CONFIRMED",
+        State.DECLINED: "PAYMENT_DECLINED",
+        State.FAILED: "PAYMENT_FAILED",
+    }.get(payment.state, "PAYMENT_NOT_CONFIRMABLE")
+    return ProblemError(
+        409,
+        code,
+        f"Payment {payment.terms.transaction_id} is {payment.state.value} and cannot be confirmed again",
+        state=payment.state.value,
+        transaction_id=payment.terms.transaction_id,
+        payment_id=payment.payment_id,
+        reference=payment.payment_id,
+    )
