@@ -82,6 +82,9 @@ class _Tally:
         self.score += score
         self.reasons.append(Reason(code, detail, score))
 
+    def note(self, code: str, detail: str) -> None:
+        self.reasons.append(Reason(code, detail))
+
     def require(self, code: str, detail: str) -> None:
         self.floor = max(self.floor, self.rules.decision_for(code))
         self.reasons.append(Reason(code, detail))
@@ -146,7 +149,7 @@ def _score_rules(tally: _Tally, amount: Money, kyc: Kyc, history: History) -> No
     window_h = tally.rules.window_h
     if not kyc.available:
         # Failure policy TREAT_AS_UNVERIFIED: the KYC_NOT_VERIFIED score rule below applies.
-        tally.require("KYC_CHECK_UNAVAILABLE", "The KYC check did not answer: treated as not verified")
+        tally.note("KYC_CHECK_UNAVAILABLE", "The KYC check did not answer: treated as not verified")
     for rule in tally.rules.score_rules:
         if isinstance(rule, AmountOverRule):
             over = rule.over_minor[amount.currency]

@@ -1,0 +1,175 @@
+"""Failure policies (fail closed), input validation, the append-only history, concurrency
+and the decision metric of POST /assess-risk."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from prometheus_client import REGISTRY
+
+
+@pytest.mark.parametrize("fault", ["down", "timeout", "garbage"])
+async def test_sanctions_check_unavailable_fails_closed_to_review(assess, fleet, reason_codes, fault) -> None:
+    fleet.faults["ofac"] = fault
+    failures = REGISTRY.get_sample_value("risk_dependency_failures_total", {"dependency": "ofac"}) or 0
+
+    answer = await assess(transaction_id=f"TXN_OFAC_{fault}", amount="10.00")
+
+    assert answer["decision"] == "REVIEW"
+    assert reason_codes(answer) == ["SANCTIONS_CHECK_UNAVAILABLE"]
+    assert answer["factors"]["sanctions_check"] == "UNAVAILABLE"
+    after = REGISTRY.get_sample_value("risk_dependency_failures_total", {"dependency": "ofac"})
+    assert after == failures + 1
+
+
+async def test_sanctions_check_is_not_retried_after_a_timeout(assess, fleet) -> None:
+    fleet.faults["ofac"] = "timeout"
+
+    await assess(transaction_id="TXN_OFAC_ONCE", amount="10.00")
+
+    assert len(fleet.called("ofac")) == 1
+
+
+@pytest.mark.parametrize("fault", ["down", "timeout"])
+async def test_customer_lookup_unavailable_fails_closed(assess, fleet, reason_codes, fault) -> None:
+    fleet.faults["account"] = fault
+
+    answer = await assess(transaction_id="TXN_ACCT_DOWN", amount="10.00")
+
+    assert answer["decision"] == "REVIEW"
+    assert reason_codes(answer) == ["CUSTOMER_LOOKUP_UNAVAILABLE"]
+    assert fleet.called("ofac") == []  # no name, no screening: never a silent pass
+
+
+async def test_customer_unknown_to_account_is_denied(assess, fleet, reason_codes) -> None:
+    answer = await assess(transaction_id="TXN_GHOST", customer_id="cust_999", amount="10.00")
+
+    assert answer["decision"] == "DENY"
+    assert "CUSTOMER_NOT_FOUND" in reason_codes(answer)
+    assert fleet.called("ofac") == []
+
+
+@pytest.mark.parametrize("fault", ["down", "timeout", "garbage"])
+async def test_kyc_unavailable_is_treated_as_unverified(assess, fleet, reason_codes, fault) -> None:
+    fleet.faults["kyc"] = fault
+
+    small = await assess(transaction_id="TXN_KYC_1", amount="10.00")
+    large = await assess(transaction_id="TXN_KYC_2", amount="6000.00")
+
+    assert (small["decision"], small["risk_score"]) == ("ALLOW", 40)
+    assert reason_codes(small) == ["KYC_CHECK_UNAVAILABLE", "KYC_NOT_VERIFIED"]
+    assert (large["decision"], large["risk_score"]) == ("CHALLENGE", 70)
+
+
+async def test_sanctions_and_kyc_checks_run_concurrently(assess, fleet) -> None:
+    # Each stand-in answers only once the other has been asked: sequential calls would hang.
+    ofac_asked, kyc_asked = asyncio.Event(), asyncio.Event()
+
+    async def ofac_waits() -> None:
+        ofac_asked.set()
+        await asyncio.wait_for(kyc_asked.wait(), timeout=5)
+
+    async def kyc_waits() -> None:
+        kyc_asked.set()
+        await asyncio.wait_for(ofac_asked.wait(), timeout=5)
+
+    fleet.before_answer.update(ofac=ofac_waits, kyc=kyc_waits)
+
+    answer = await assess(transaction_id="TXN_PARALLEL", amount="10.00")
+
+    assert answer["decision"] == "ALLOW"
+
+
+async def test_concurrent_payments_cannot_both_fit_the_daily_limit(risk, fleet) -> None:
+    fleet.kyc["cust_001"]["limits"] = {"currency": "USD", "per_payment_minor": None, "daily_minor": 150_000}
+    bodies = [
+        {"transaction_id": f"TXN_RACE_{n}", "customer_id": "cust_001", "amount": "1000.00"} for n in (1, 2)
+    ]
+
+    responses = await asyncio.gather(*(risk.post("/assess-risk", json=body) for body in bodies))
+
+    decisions = sorted(r.json()["decision"] for r in responses)
+    assert decisions == ["ALLOW", "DENY"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"amount": "10.001"}, "INVALID_AMOUNT_PRECISION"),
+        ({"amount": "-5.00"}, "INVALID_AMOUNT"),
+        ({"amount": 0}, "INVALID_AMOUNT"),
+        ({"amount": "ten"}, "INVALID_AMOUNT"),
+        ({"amount_minor": "1000"}, "VALIDATION_ERROR"),
+        ({"amount_minor": 10.5}, "VALIDATION_ERROR"),
+        ({"amount_minor": 0}, "VALIDATION_ERROR"),
+        ({"amount": "10.00", "amount_minor": 1001}, "AMOUNT_MISMATCH"),
+        ({}, "VALIDATION_ERROR"),
+        ({"amount": "10.00", "currency": "JPY"}, "UNSUPPORTED_CURRENCY"),
+        ({"amount": "10.00", "currency": "usd"}, "VALIDATION_ERROR"),
+        ({"amount": "10.00", "transaction_id": ""}, "VALIDATION_ERROR"),
+        ({"amount": "10.00", "customer_id": "cust 001; DROP"}, "VALIDATION_ERROR"),
+    ],
+)
+async def test_bad_input_is_a_422_problem_and_changes_nothing(risk, fleet, body, code) -> None:
+    request = {"transaction_id": "TXN_BAD", "customer_id": "cust_001", **body}
+
+    response = await risk.post("/assess-risk", json=request)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == code
+    assert fleet.calls == []
+    stored = await risk.get("/assessments", params={"transaction_id": request["transaction_id"] or "TXN_BAD"})
+    assert stored.json()["assessments"] == []
+
+
+async def test_transaction_of_another_customer_is_refused(risk, assess) -> None:
+    await assess(transaction_id="TXN_OWNED", customer_id="cust_001", amount="10.00")
+
+    response = await risk.post(
+        "/assess-risk", json={"transaction_id": "TXN_OWNED", "customer_id": "cust_002", "amount": "10.00"}
+    )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "TRANSACTION_CUSTOMER_MISMATCH"
+    stored = await risk.get("/assessments", params={"transaction_id": "TXN_OWNED"})
+    assert len(stored.json()["assessments"]) == 1
+
+
+async def test_assessments_are_append_only(risk, assess, risk_db) -> None:
+    first = await assess(transaction_id="TXN_APPEND", amount="10.00")
+    second = await assess(transaction_id="TXN_APPEND", amount="6000.00")
+
+    listed = (await risk.get("/assessments", params={"transaction_id": "TXN_APPEND"})).json()["assessments"]
+    assert [a["assessment_id"] for a in listed] == [second["assessment_id"], first["assessment_id"]]
+    conn = await asyncpg.connect(risk_db, server_settings={"search_path": "risk"})
+    try:
+        for statement in (
+            "UPDATE assessments SET decision = 'ALLOW'",
+            "DELETE FROM assessments",
+            "TRUNCATE assessments",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+                await conn.execute(statement)
+        assert await conn.fetchval("SELECT count(*) FROM assessments") == 2
+        assert await conn.fetchval("SELECT decision FROM assessments ORDER BY id DESC LIMIT 1") == "ALLOW"
+    finally:
+        await conn.close()
+
+
+async def test_decisions_are_counted_by_outcome(risk, assess) -> None:
+    def count(decision: str) -> float:
+        return REGISTRY.get_sample_value("risk_decisions_total", {"decision": decision}) or 0
+
+    before = {d: count(d) for d in ("ALLOW", "DENY")}
+
+    await assess(transaction_id="TXN_M1", amount="10.00")
+    await assess(transaction_id="TXN_M2", customer_id="cust_003", amount="10.00")
+
+    assert count("ALLOW") == before["ALLOW"] + 1
+    assert count("DENY") == before["DENY"] + 1
+    metrics = (await risk.get("/metrics")).text
+    assert 'risk_decisions_total{decision="DENY"}' in metrics
+    assert 'risk_decisions_total{decision="REVIEW"}' in metrics
