@@ -6,11 +6,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
 from paykit.resources import open_resources
+from pydantic import Field, SecretStr
 
 from . import api
+from .channels import (
+    Channel,
+    DevInboxChannel,
+    SendGridEmailChannel,
+    TwilioSmsChannel,
+    UnconfiguredChannel,
+)
+from .clients import AccountClient
+from .domain import ChannelName
+from .usecases import Deps
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -19,14 +31,92 @@ class NotificationSettings(ServiceSettings):
     service_name: str = "notification"
     port: int = 3005
 
+    account_timeout_s: float = Field(default=3.0, gt=0, le=30)
+    provider_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    # Providers, used only with APP_ENV=production (development writes to the dev inbox).
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from_number: str = ""
+    twilio_api_url: str = "https://api.twilio.com"
+    sendgrid_api_key: SecretStr = SecretStr("")
+    sendgrid_from_email: str = ""
+    sendgrid_api_url: str = "https://api.sendgrid.com"
 
-def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_from_number)
+
+    @property
+    def sendgrid_configured(self) -> bool:
+        return bool(self.sendgrid_from_email)
+
+    def secrets_to_check(self) -> dict[str, str]:
+        checked = super().secrets_to_check()
+        if self.twilio_configured:
+            checked["TWILIO_AUTH_TOKEN"] = self.twilio_auth_token.get_secret_value()
+        if self.sendgrid_configured:
+            checked["SENDGRID_API_KEY"] = self.sendgrid_api_key.get_secret_value()
+        return checked
+
+
+def build_channels(
+    settings: NotificationSettings, provider_transport: httpx.AsyncBaseTransport | None = None
+) -> dict[ChannelName, Channel]:
+    if not settings.is_production:
+        dev = DevInboxChannel()
+        return {"sms": dev, "email": dev, "push": dev}
+    channels: dict[ChannelName, Channel] = {
+        "sms": UnconfiguredChannel(),
+        "email": UnconfiguredChannel(),
+        # No push provider yet: push fails visibly in production rather than pretending.
+        "push": UnconfiguredChannel(),
+    }
+    if settings.twilio_configured:
+        channels["sms"] = TwilioSmsChannel(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_from_number,
+            base_url=settings.twilio_api_url,
+            timeout_s=settings.provider_timeout_s,
+            transport=provider_transport,
+        )
+    if settings.sendgrid_configured:
+        channels["email"] = SendGridEmailChannel(
+            settings.sendgrid_api_key.get_secret_value(),
+            settings.sendgrid_from_email,
+            base_url=settings.sendgrid_api_url,
+            timeout_s=settings.provider_timeout_s,
+            transport=provider_transport,
+        )
+    return channels
+
+
+def create_app(
+    settings: NotificationSettings | None = None,
+    *,
+    account_transport: httpx.AsyncBaseTransport | None = None,
+    provider_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The transports let tests route calls to the real account app or a mock provider."""
     settings = settings or NotificationSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(app, settings, migrations_dir=MIGRATIONS):
-            yield
+        account = AccountClient(
+            settings.account_service_url,
+            timeout_s=settings.account_timeout_s,
+            retries_max=settings.http_retries_max,
+            transport=account_transport,
+        )
+        channels = build_channels(settings, provider_transport)
+        try:
+            async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
+                app.state.deps = Deps(resources.require_pool(), account, channels)
+                yield
+        finally:
+            for channel in set(channels.values()):
+                await channel.aclose()
+            await account.aclose()
 
     app = create_service_app(
         settings,
@@ -35,4 +125,6 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(api.router)
+    if not settings.is_production:
+        app.include_router(api.dev_router)
     return app

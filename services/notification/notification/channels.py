@@ -1,0 +1,137 @@
+"""Delivery channels. In development and test every channel writes to the dev inbox table;
+in production SMS goes through Twilio and email through SendGrid when they are configured.
+
+A channel never raises for a delivery problem: it returns a failed Delivery, so one broken
+channel does not stop the others and every attempt is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+import httpx
+
+from . import store
+from .domain import ChannelName, Outgoing
+
+log = logging.getLogger("notification.channels")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    channel: ChannelName
+    success: bool
+    message_id: str | None = None
+    error: str | None = None
+
+
+class Channel(Protocol):
+    async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery: ...
+
+    async def aclose(self) -> None: ...
+
+
+class DevInboxChannel:
+    """Development/test: the message lands in the `dev_inbox` table (GET /dev/inbox)."""
+
+    async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery:
+        assert message.recipient is not None
+        row_id = await store.insert_dev_message(
+            conn, message.channel, message.recipient, message.text.subject, message.text.body
+        )
+        return Delivery(message.channel, True, message_id=f"dev_{message.channel}_{row_id}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class UnconfiguredChannel:
+    """Production without a provider for this channel: every delivery fails, visibly."""
+
+    async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery:
+        return Delivery(message.channel, False, error="CHANNEL_NOT_CONFIGURED")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class TwilioSmsChannel:
+    """Twilio Programmable Messaging: POST /2010-04-01/Accounts/{sid}/Messages.json.
+
+    Not retried: Twilio has no idempotency key, and a retry after a timeout may text twice.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        *,
+        base_url: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._from = from_number
+        self._client = httpx.AsyncClient(
+            base_url=base_url, auth=(account_sid, auth_token), timeout=timeout_s, transport=transport
+        )
+
+    async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery:
+        form = {"From": self._from, "To": message.recipient or "", "Body": message.text.body}
+        try:
+            response = await self._client.post(self._path, data=form)
+        except httpx.HTTPError as exc:
+            log.warning("twilio unreachable: %s", type(exc).__name__)
+            return Delivery("sms", False, error="PROVIDER_UNAVAILABLE")
+        if response.status_code not in (200, 201):
+            log.warning("twilio refused the message: status %d", response.status_code)
+            return Delivery("sms", False, error="PROVIDER_REJECTED")
+        return Delivery("sms", True, message_id=str(response.json().get("sid", "")) or None)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class SendGridEmailChannel:
+    """SendGrid v3: POST /v3/mail/send (202 Accepted, id in the X-Message-Id header)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        from_email: str,
+        *,
+        base_url: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._from = from_email
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+
+    async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery:
+        body = {
+            "personalizations": [{"to": [{"email": message.recipient}]}],
+            "from": {"email": self._from},
+            "subject": message.text.subject,
+            "content": [{"type": "text/plain", "value": message.text.body}],
+        }
+        try:
+            response = await self._client.post("/v3/mail/send", json=body)
+        except httpx.HTTPError as exc:
+            log.warning("sendgrid unreachable: %s", type(exc).__name__)
+            return Delivery("email", False, error="PROVIDER_UNAVAILABLE")
+        if response.status_code not in (200, 202):
+            log.warning("sendgrid refused the message: status %d", response.status_code)
+            return Delivery("email", False, error="PROVIDER_REJECTED")
+        return Delivery("email", True, message_id=response.headers.get("X-Message-Id"))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

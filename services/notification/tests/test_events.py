@@ -1,0 +1,98 @@
+"""payment-events and notification-events handlers, called as the consumer calls them:
+inside a transaction, with a CloudEvent."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+from notification.events import NotificationHandlers
+
+from .conftest import Event
+
+
+def handlers(client: httpx.AsyncClient) -> NotificationHandlers:
+    return NotificationHandlers(client.app.state.deps)  # type: ignore[attr-defined]
+
+
+def payment_event(event_id: str, state: str) -> Event:
+    return Event(
+        id=event_id,
+        type=f"payment.{state}",
+        subject="pay_1",
+        data={
+            "payment_id": "pay_1",
+            "transaction_id": "TXN_42",
+            "customer_id": "cust_001",
+            "state": state.upper(),
+            "previous_state": "PROCESSING",
+            "amount_minor": 100_000,
+            "currency": "USD",
+            "from_account": "ACC001",
+            "to_account": "ACC002",
+        },
+    )
+
+
+async def messages(db: asyncpg.Connection, recipient: str) -> list[str]:
+    rows = await db.fetch("SELECT body FROM dev_inbox WHERE recipient = $1 ORDER BY id", recipient)
+    return [r["body"] for r in rows]
+
+
+async def test_completed_payment_is_confirmed_once_per_event(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    handle = handlers(client).handle_payment_event
+    event = payment_event("evt-1", "completed")
+    for _ in range(2):  # a redelivery
+        async with db.transaction():
+            await handle(db, event)
+    expected = ["Payment of 1000.00 USD confirmed. Transaction ID: TXN_42"]
+    assert await messages(db, "john@example.com") == expected
+    assert await messages(db, "+1234567890") == expected
+    rows = await db.fetch("SELECT type, channel, source_event_id FROM notifications ORDER BY channel")
+    assert [tuple(r) for r in rows] == [
+        ("PAYMENT_CONFIRMED", "email", "evt-1"),
+        ("PAYMENT_CONFIRMED", "sms", "evt-1"),
+    ]
+
+
+async def test_failed_and_declined_payments_get_a_short_notice(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    handle = handlers(client).handle_payment_event
+    async with db.transaction():
+        await handle(db, payment_event("evt-f", "failed"))
+        await handle(db, payment_event("evt-d", "declined"))
+    assert await messages(db, "+1234567890") == [
+        "Payment of 1000.00 USD could not be completed. Transaction ID: TXN_42",
+        "Payment of 1000.00 USD was declined. Transaction ID: TXN_42",
+    ]
+
+
+async def test_intermediate_states_and_unknown_customers_send_nothing(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    handle = handlers(client).handle_payment_event
+    stranger = payment_event("evt-x", "completed")
+    stranger.data["customer_id"] = "cust_404"
+    async with db.transaction():
+        await handle(db, payment_event("evt-h", "funds_held"))
+        await handle(db, stranger)
+    assert await db.fetchval("SELECT count(*) FROM notifications") == 0
+
+
+async def test_seed_notification_events_are_delivered(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    event = Event(
+        id="evt-n",
+        type="notification.requested",
+        data={
+            "customer_id": "cust_001",
+            "type": "PAYMENT_CONFIRMED",
+            "data": {"transaction_id": "TXN_7", "amount": 12.5},
+        },
+    )
+    async with db.transaction():
+        await handlers(client).handle_notification_event(db, event)
+    assert await messages(db, "john@example.com") == ["Payment of 12.50 USD confirmed. Transaction ID: TXN_7"]
