@@ -16,6 +16,7 @@ From Python (pytest):
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -149,7 +150,11 @@ class KafkaBroker:
             self._process = subprocess.Popen(
                 self._java(KAFKA_MAIN, str(props)), stdout=log_file, stderr=subprocess.STDOUT
             )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self) -> None:
@@ -160,7 +165,6 @@ class KafkaBroker:
             if port_open(self.port) and _metadata_ok(self.bootstrap):
                 return
             time.sleep(0.5)
-        self.stop()
         raise RuntimeError(f"kafka did not become ready in {START_TIMEOUT_S}s")
 
     def stop(self) -> None:
@@ -207,7 +211,9 @@ def _metadata_ok(bootstrap: str) -> bool:
         finally:
             await admin.close()
 
-    return asyncio.run(probe())
+    # Its own thread and loop: the caller may be running inside an event loop (pytest-asyncio).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, probe()).result()
 
 
 def main(argv: list[str]) -> int:

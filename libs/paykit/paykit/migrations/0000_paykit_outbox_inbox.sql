@@ -1,7 +1,7 @@
 -- Transactional outbox and consumer inbox, applied into every service's own schema.
 CREATE TABLE IF NOT EXISTS outbox (
     id           BIGSERIAL PRIMARY KEY,
-    event_id     UUID        NOT NULL UNIQUE,
+    event_id     TEXT        NOT NULL UNIQUE,
     topic        TEXT        NOT NULL,
     event_key    TEXT        NOT NULL,
     event        JSONB       NOT NULL,
