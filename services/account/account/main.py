@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
 from paykit.resources import open_resources
 
-from . import api
+from . import api, worker
+from .clients import PartnerBankClient
+from .reconciliation import ReconciliationLimits
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -19,14 +22,63 @@ class AccountSettings(ServiceSettings):
     service_name: str = "account"
     port: int = 3007
 
+    hold_ttl_default_s: int = 15 * 60
+    hold_ttl_max_s: int = 7 * 24 * 3600
+    # 0 disables a background loop (tests drive the steps themselves).
+    hold_sweep_interval_s: float = 5.0
+    hold_sweep_batch_size_max: int = 100
+    entries_page_size_max: int = 200
 
-def create_app(settings: AccountSettings | None = None) -> FastAPI:
+    reconciliation_interval_s: float = 300.0
+    reconciliation_page_size: int = 200
+    reconciliation_pages_max: int = 500
+    reconciliation_stale_hold_after_s: int = 24 * 3600
+    partner_bank_timeout_s: float = 3.0
+    partner_bank_retries_max: int = 2
+
+    def reconciliation_limits(self) -> ReconciliationLimits:
+        return ReconciliationLimits(
+            page_size=self.reconciliation_page_size,
+            pages_max=self.reconciliation_pages_max,
+            stale_hold_after_s=self.reconciliation_stale_hold_after_s,
+        )
+
+
+def create_app(
+    settings: AccountSettings | None = None, *, bank_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`bank_transport` lets tests put the partner bank's app (or a fake) behind the client."""
     settings = settings or AccountSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(app, settings, migrations_dir=MIGRATIONS):
-            yield
+        async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
+            pool = resources.require_pool()
+            bank = PartnerBankClient(
+                settings.partner_bank_api_url,
+                timeout_s=settings.partner_bank_timeout_s,
+                retries_max=settings.partner_bank_retries_max,
+                transport=bank_transport,
+            )
+            app.state.bank = bank
+            tasks = []
+            if settings.hold_sweep_interval_s > 0:
+                tasks.append(
+                    worker.start_sweeper(
+                        pool, settings.hold_sweep_interval_s, settings.hold_sweep_batch_size_max
+                    )
+                )
+            if settings.reconciliation_interval_s > 0:
+                tasks.append(
+                    worker.start_reconciler(
+                        pool, bank, settings.reconciliation_interval_s, settings.reconciliation_limits()
+                    )
+                )
+            try:
+                yield
+            finally:
+                await worker.stop(tasks)
+                await bank.aclose()
 
     app = create_service_app(
         settings,

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from account.main import MIGRATIONS, AccountSettings, create_app
-from paykit.testing import DatabaseFactory, running_app
-
-
-@pytest.fixture
-def settings(database_factory: DatabaseFactory, redis_url: str) -> Iterator[AccountSettings]:
-    url = database_factory.create("account", MIGRATIONS)
-    yield AccountSettings(app_env="test", postgres_url=url)
-    database_factory.drop(url)
+from account.main import AccountSettings, create_app
+from paykit.testing import running_app
 
 
 async def test_health_ready_metrics(settings: AccountSettings) -> None:

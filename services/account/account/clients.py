@@ -1,0 +1,95 @@
+"""Typed client of the partner bank (docs/contracts.md "partner_bank"), read-only: the
+account service only asks the bank what it holds, for reconciliation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from paykit.http import ServiceClient, ServiceUnavailable
+from paykit.money import MoneyError, parse_amount_minor
+
+from .domain import BankTransfer
+
+
+class BankAnswerError(ServiceUnavailable):
+    """The bank answered something that does not follow its contract."""
+
+
+class PartnerBankClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        retries_max: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = ServiceClient(
+            "partner_bank", base_url, timeout_s=timeout_s, retries_max=retries_max, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def balance(self, account_number: str) -> tuple[int, str] | None:
+        """(balance_minor, currency) the bank holds for the account; None if it has no such account."""
+        response = await self._http.call("GET", f"/accounts/{account_number}/balance")
+        if response.status_code == 404:
+            return None
+        body = _json(response)
+        currency = str(body.get("currency") or "USD")
+        return _minor(body, "balance_minor", "balance", currency), currency
+
+    async def transfers_page(self, after_id: str | None, limit: int) -> tuple[list[BankTransfer], str | None]:
+        params: dict[str, Any] = {"limit": limit}
+        if after_id is not None:
+            params["after_id"] = after_id
+        response = await self._http.call("GET", "/transfers", params=params)
+        body = _json(response)
+        raw = body.get("transfers")
+        if not isinstance(raw, list):
+            raise BankAnswerError("partner_bank", "transfers page without a list")
+        next_after = body.get("next_after_id")
+        return [_transfer(item) for item in raw], (None if next_after in (None, "") else str(next_after))
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise BankAnswerError("partner_bank", f"answered {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise BankAnswerError("partner_bank", "answered something that is not JSON") from None
+    if not isinstance(body, dict):
+        raise BankAnswerError("partner_bank", "answered JSON that is not an object")
+    return body
+
+
+def _minor(body: dict[str, Any], minor_key: str, decimal_key: str, currency: str) -> int:
+    """The bank sends minor units and the seed's decimal; prefer the integer, parse the decimal exactly."""
+    value = body.get(minor_key)
+    if type(value) is int:
+        return value
+    try:
+        return parse_amount_minor(body.get(decimal_key), currency, allow_zero=True)
+    except MoneyError:
+        raise BankAnswerError("partner_bank", f"no usable {minor_key}") from None
+
+
+def _transfer(item: Any) -> BankTransfer:
+    if not isinstance(item, dict) or not item.get("reference"):
+        raise BankAnswerError("partner_bank", "transfer without a reference")
+    currency = str(item.get("currency") or "USD")
+    if type(item.get("amount_minor")) is int:
+        amount = int(item["amount_minor"])
+    else:
+        amount = _minor(item, "processed_amount_minor", "amount", currency)
+    return BankTransfer(
+        reference=str(item["reference"]),
+        status=str(item.get("status") or ""),
+        amount_minor=amount,
+        currency=currency,
+        from_account=item.get("from_account"),
+        to_account=item.get("to_account"),
+    )

@@ -1,0 +1,305 @@
+"""Every SQL statement of the account service. Functions take a connection; the caller
+(a use case) owns the transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from .domain import PENDING, Break, Hold, HoldRequest
+
+# A connection or a pool's connection proxy (asyncpg ships no type information).
+Conn: TypeAlias = Any
+
+_HOLD_COLUMNS = """hold_id, account_number, to_account, amount_minor, currency, customer_id, status,
+    failure_code, captured_minor, entry_id, expires_at, created_at, resolved_at"""
+
+
+def _hold(row: asyncpg.Record) -> Hold:
+    return Hold(**{key: (value.strip() if key == "currency" else value) for key, value in row.items()})
+
+
+# --- Customers and accounts -------------------------------------------------------------
+
+
+async def get_customer(conn: Conn, customer_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT customer_id, full_name, email, phone, country FROM customers WHERE customer_id = $1",
+        customer_id,
+    )
+
+
+async def get_account(conn: Conn, account_number: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT account_number, customer_id, currency::text AS currency, account_type, status,
+                  balance_minor, held_minor, balance_minor - held_minor AS available_minor, created_at
+             FROM accounts WHERE account_number = $1""",
+        account_number,
+    )
+
+
+async def customer_balances(conn: Conn) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT account_number, currency::text AS currency, balance_minor FROM accounts
+            WHERE account_type <> 'SYSTEM' ORDER BY account_number"""
+    )
+    return rows
+
+
+async def statement(conn: Conn, account_number: str, before_posting_id: int | None, limit: int) -> list[Any]:
+    """Postings of one account, newest first, keyset-paginated on posting_id."""
+    rows: list[Any] = await conn.fetch(
+        """SELECT p.posting_id, p.entry_id, p.amount_minor, p.currency::text AS currency, p.created_at,
+                  e.kind, e.reference, e.description
+             FROM postings p JOIN journal_entries e USING (entry_id)
+            WHERE p.account_number = $1 AND ($2::bigint IS NULL OR p.posting_id < $2)
+            ORDER BY p.posting_id DESC LIMIT $3""",
+        account_number,
+        before_posting_id,
+        limit,
+    )
+    return rows
+
+
+# --- Journal ----------------------------------------------------------------------------
+
+
+async def insert_entry(
+    conn: Conn,
+    kind: str,
+    legs: Sequence[tuple[str, int]],
+    currency: str,
+    *,
+    reference: str | None = None,
+    description: str = "",
+    entry_id: str | None = None,
+) -> str:
+    """One journal entry and its postings. The posting trigger moves the cached balances;
+    the deferred trigger refuses the commit if the entry does not balance."""
+    new_id: str = await conn.fetchval(
+        """INSERT INTO journal_entries (entry_id, kind, reference, description)
+           VALUES (COALESCE($1, gen_random_uuid()::text), $2, $3, $4) RETURNING entry_id""",
+        entry_id,
+        kind,
+        reference,
+        description,
+    )
+    await conn.executemany(
+        "INSERT INTO postings (entry_id, account_number, amount_minor, currency) VALUES ($1, $2, $3, $4)",
+        [(new_id, account, amount, currency) for account, amount in legs],
+    )
+    return new_id
+
+
+async def ensure_system_account(conn: Conn, account_number: str, currency: str) -> None:
+    await conn.execute(
+        """INSERT INTO accounts (account_number, customer_id, currency, account_type, allow_negative)
+           VALUES ($1, NULL, $2, 'SYSTEM', TRUE) ON CONFLICT (account_number) DO NOTHING""",
+        account_number,
+        currency,
+    )
+
+
+async def insert_customer(conn: Conn, customer: dict[str, str | None]) -> None:
+    await conn.execute(
+        """INSERT INTO customers (customer_id, full_name, email, phone, country)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (customer_id) DO NOTHING""",
+        customer["customer_id"],
+        customer["full_name"],
+        customer.get("email"),
+        customer.get("phone"),
+        customer.get("country"),
+    )
+
+
+async def insert_account(conn: Conn, account_number: str, customer_id: str, currency: str) -> bool:
+    status = await conn.execute(
+        """INSERT INTO accounts (account_number, customer_id, currency) VALUES ($1, $2, $3)
+           ON CONFLICT (account_number) DO NOTHING""",
+        account_number,
+        customer_id,
+        currency,
+    )
+    return bool(status.endswith(" 1"))
+
+
+# --- Holds ------------------------------------------------------------------------------
+
+
+async def get_hold(conn: Conn, hold_id: str, *, for_update: bool = False) -> Hold | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_HOLD_COLUMNS} FROM holds WHERE hold_id = $1{lock}", hold_id)
+    return _hold(row) if row else None
+
+
+async def insert_pending_hold(conn: Conn, request: HoldRequest, expires_at: datetime) -> Hold | None:
+    """The hold row first: a concurrent request with the same id waits on it, then sees it.
+    None when the id already exists."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO holds (hold_id, account_number, to_account, amount_minor, currency, customer_id,
+                               status, expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7)
+            ON CONFLICT (hold_id) DO NOTHING RETURNING {_HOLD_COLUMNS}""",
+        request.hold_id,
+        request.account_number,
+        request.to_account,
+        request.amount_minor,
+        request.currency,
+        request.customer_id,
+        expires_at,
+    )
+    return _hold(row) if row else None
+
+
+async def reserve(conn: Conn, account_number: str, amount_minor: int) -> bool:
+    """Raise the held amount only if the available balance covers it: one atomic statement."""
+    row = await conn.fetchrow(
+        """UPDATE accounts SET held_minor = held_minor + $1, updated_at = now()
+            WHERE account_number = $2 AND (allow_negative OR balance_minor - held_minor >= $1)
+        RETURNING held_minor""",
+        amount_minor,
+        account_number,
+    )
+    return row is not None
+
+
+async def unreserve(conn: Conn, account_number: str, amount_minor: int) -> None:
+    status = await conn.execute(
+        """UPDATE accounts SET held_minor = held_minor - $1, updated_at = now()
+            WHERE account_number = $2 AND held_minor >= $1""",
+        amount_minor,
+        account_number,
+    )
+    if not status.endswith(" 1"):
+        raise RuntimeError(f"held amount of {account_number} is smaller than a pending hold")
+
+
+async def resolve_hold(
+    conn: Conn,
+    hold_id: str,
+    status: str,
+    now: datetime,
+    *,
+    captured_minor: int = 0,
+    entry_id: str | None = None,
+    failure_code: str | None = None,
+) -> Hold:
+    row = await conn.fetchrow(
+        f"""UPDATE holds SET status = $2, captured_minor = $3, entry_id = $4, failure_code = $5,
+                             resolved_at = $6
+             WHERE hold_id = $1 AND status = 'PENDING' RETURNING {_HOLD_COLUMNS}""",
+        hold_id,
+        status,
+        captured_minor,
+        entry_id,
+        failure_code,
+        now,
+    )
+    if row is None:
+        raise RuntimeError(f"hold {hold_id} was not pending")
+    return _hold(row)
+
+
+async def lock_expired_holds(conn: Conn, now: datetime, limit: int) -> list[Hold]:
+    rows = await conn.fetch(
+        f"""SELECT {_HOLD_COLUMNS} FROM holds WHERE status = 'PENDING' AND expires_at <= $1
+            ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        now,
+        limit,
+    )
+    return [_hold(r) for r in rows]
+
+
+async def posted_holds(conn: Conn) -> list[Hold]:
+    rows = await conn.fetch(f"SELECT {_HOLD_COLUMNS} FROM holds WHERE status = 'POSTED'")
+    return [_hold(r) for r in rows]
+
+
+async def pending_holds(conn: Conn) -> list[Hold]:
+    rows = await conn.fetch(f"SELECT {_HOLD_COLUMNS} FROM holds WHERE status = $1", PENDING)
+    return [_hold(r) for r in rows]
+
+
+# --- Integrity --------------------------------------------------------------------------
+
+_INTEGRITY_CHECKS = {
+    "cached balance differs from postings": """
+        SELECT a.account_number FROM accounts a
+          LEFT JOIN (SELECT account_number, sum(amount_minor) AS total FROM postings
+                      GROUP BY account_number) p USING (account_number)
+         WHERE a.balance_minor <> COALESCE(p.total, 0)""",
+    "cached held amount differs from pending holds": """
+        SELECT a.account_number FROM accounts a
+          LEFT JOIN (SELECT account_number, sum(amount_minor) AS total FROM holds
+                      WHERE status = 'PENDING' GROUP BY account_number) h USING (account_number)
+         WHERE a.held_minor <> COALESCE(h.total, 0)""",
+    "journal entry does not balance": """
+        SELECT entry_id FROM postings GROUP BY entry_id, currency HAVING sum(amount_minor) <> 0""",
+    "currency total over all accounts is not zero": """
+        SELECT currency::text FROM postings GROUP BY currency HAVING sum(amount_minor) <> 0""",
+    "customer account below zero": """
+        SELECT account_number FROM accounts
+         WHERE NOT allow_negative AND (balance_minor < 0 OR balance_minor - held_minor < 0)""",
+}
+
+
+async def integrity_problems(conn: Conn) -> list[str]:
+    """The check query: every way the ledger could disagree with itself, as readable lines.
+    Empty when the cached columns match the postings and holds and every entry balances."""
+    problems = []
+    for name, sql in _INTEGRITY_CHECKS.items():
+        for row in await conn.fetch(sql):
+            problems.append(f"{name}: {row[0]}")
+    return problems
+
+
+# --- Reconciliation ---------------------------------------------------------------------
+
+
+async def save_run(
+    conn: Conn, started_at: datetime, breaks: Sequence[Break], *, error: str | None = None
+) -> int:
+    run_id: int = await conn.fetchval(
+        """INSERT INTO reconciliation_runs (started_at, status, error, open_breaks)
+           VALUES ($1, $2, $3, $4) RETURNING run_id""",
+        started_at,
+        "FAILED" if error else "COMPLETED",
+        error,
+        len(breaks),
+    )
+    await conn.executemany(
+        """INSERT INTO reconciliation_breaks (run_id, kind, account_number, reference, ours, bank, detail)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)""",
+        [
+            (
+                run_id,
+                b.kind,
+                b.account_number,
+                b.reference,
+                None if b.ours is None else json.dumps(b.ours),
+                None if b.bank is None else json.dumps(b.bank),
+                b.detail,
+            )
+            for b in breaks
+        ],
+    )
+    return run_id
+
+
+async def latest_run(conn: Conn) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
+    run = await conn.fetchrow(
+        """SELECT run_id, started_at, finished_at, open_breaks FROM reconciliation_runs
+            WHERE status = 'COMPLETED' ORDER BY run_id DESC LIMIT 1"""
+    )
+    if run is None:
+        return None
+    breaks = await conn.fetch(
+        """SELECT kind, account_number, reference, ours::text AS ours, bank::text AS bank, detail
+             FROM reconciliation_breaks WHERE run_id = $1 ORDER BY break_id""",
+        run["run_id"],
+    )
+    return run, list(breaks)

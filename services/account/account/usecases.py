@@ -1,0 +1,281 @@
+"""Use cases of the ledger: one function each, one database transaction each.
+
+Holds are idempotent on `hold_id` (the caller's payment id): the hold row is inserted
+before any money is reserved, so a concurrent retry waits on it and then replays it.
+Outcomes that must be stored even though the caller gets an error (a hold that failed for
+insufficient funds, a hold found expired at capture) are committed first and raised after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from paykit import MoneyError, ProblemError, parse_amount_minor
+from prometheus_client import Counter
+
+from . import domain, store
+from .domain import EXPIRED, FAILED, INSUFFICIENT_FUNDS, PENDING, POSTED, VOIDED, Hold, HoldRequest
+
+HOLDS_TOTAL = Counter("ledger_holds_total", "Hold outcomes in the ledger", ["outcome"])
+FUNDING_PREFIX = "SYS-FUNDING-"
+SETTLEMENT_PREFIX = "SYS-SETTLEMENT-"
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldResult:
+    hold: Hold
+    fresh: bool  # False when this call replayed an earlier outcome
+
+
+# --- Reading ----------------------------------------------------------------------------
+
+
+async def get_customer(pool: asyncpg.Pool, customer_id: str) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row = await store.get_customer(conn, customer_id)
+    if row is None:
+        raise ProblemError(404, "CUSTOMER_NOT_FOUND", "No customer with this id")
+    return row
+
+
+async def get_account(pool: asyncpg.Pool, account_number: str) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row = await store.get_account(conn, account_number)
+    if row is None or row["account_type"] == "SYSTEM":
+        raise ProblemError(404, "ACCOUNT_NOT_FOUND", "No account with this number")
+    return row
+
+
+async def account_entries(
+    pool: asyncpg.Pool, account_number: str, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """A statement page, newest first; the cursor is the last posting id of the previous page."""
+    before: int | None = None
+    if cursor is not None:
+        if not cursor.isdigit() or len(cursor) > 18:
+            raise ProblemError(422, "INVALID_CURSOR", "The cursor is not one this API returned")
+        before = int(cursor)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        account = await store.get_account(conn, account_number)
+        if account is None or account["account_type"] == "SYSTEM":
+            raise ProblemError(404, "ACCOUNT_NOT_FOUND", "No account with this number")
+        rows = await store.statement(conn, account_number, before, limit + 1)
+    page = rows[:limit]
+    next_cursor = str(page[-1]["posting_id"]) if len(rows) > limit else None
+    return page, next_cursor
+
+
+async def get_hold(pool: asyncpg.Pool, hold_id: str) -> Hold:
+    async with pool.acquire() as conn:
+        hold = await store.get_hold(conn, hold_id)
+    if hold is None:
+        raise ProblemError(404, "HOLD_NOT_FOUND", "No hold with this id")
+    return hold
+
+
+async def validate_account(
+    pool: asyncpg.Pool, account_number: str, customer_id: str | None, required_amount: Any
+) -> dict[str, Any]:
+    """The seed's check: exists, owned by the customer, and the AVAILABLE balance covers the amount."""
+    async with pool.acquire() as conn:
+        account = await store.get_account(conn, account_number)
+    if account is None or account["account_type"] == "SYSTEM":
+        return {"valid": False, "reason": "ACCOUNT_NOT_FOUND"}
+    if customer_id is not None and account["customer_id"] != customer_id:
+        return {"valid": False, "reason": "ACCOUNT_OWNERSHIP_MISMATCH"}
+    result: dict[str, Any] = {"valid": True, "account": account}
+    if required_amount is not None:
+        required_minor = _parse(required_amount, account["currency"])
+        result["required_minor"] = required_minor
+        if account["available_minor"] < required_minor:
+            result.update(valid=False, reason=INSUFFICIENT_FUNDS)
+    return result
+
+
+def _parse(value: Any, currency: str) -> int:
+    try:
+        return parse_amount_minor(value, currency)
+    except MoneyError as exc:
+        raise ProblemError(422, exc.code, str(exc)) from None
+
+
+# --- Holds ------------------------------------------------------------------------------
+
+
+async def place_hold(pool: asyncpg.Pool, request: HoldRequest, now: datetime | None = None) -> HoldResult:
+    """Reserve funds under the caller's id. A FAILED hold is stored and returned, not raised."""
+    at = _now(now)
+    expires_at = domain.hold_expiry(at, request.expires_in_s)
+    async with pool.acquire() as conn, conn.transaction():
+        existing = await store.get_hold(conn, request.hold_id)
+        if existing is not None:
+            return _replay(existing, request)
+        await _check_hold_accounts(conn, request)
+        hold = await store.insert_pending_hold(conn, request, expires_at)
+        if hold is None:  # the same id committed concurrently: it is the first outcome
+            existing = await store.get_hold(conn, request.hold_id)
+            assert existing is not None
+            return _replay(existing, request)
+        if not await store.reserve(conn, request.account_number, request.amount_minor):
+            hold = await store.resolve_hold(conn, hold.hold_id, FAILED, at, failure_code=INSUFFICIENT_FUNDS)
+    HOLDS_TOTAL.labels("placed" if hold.status == PENDING else "insufficient_funds").inc()
+    return HoldResult(hold, fresh=True)
+
+
+def _replay(existing: Hold, request: HoldRequest) -> HoldResult:
+    conflicts = domain.hold_conflicts(existing, request)
+    if conflicts:
+        raise ProblemError(
+            409,
+            "HOLD_ID_CONFLICT",
+            f"Hold {request.hold_id} was placed with other {', '.join(conflicts)}",
+            fields=conflicts,
+        )
+    return HoldResult(existing, fresh=False)
+
+
+async def _check_hold_accounts(conn: store.Conn, request: HoldRequest) -> None:
+    payer = await store.get_account(conn, request.account_number)
+    if payer is None or payer["account_type"] == "SYSTEM":
+        raise ProblemError(404, "ACCOUNT_NOT_FOUND", "The account to hold funds on does not exist")
+    payee = await store.get_account(conn, request.to_account)
+    if payee is None:
+        raise ProblemError(404, "ACCOUNT_NOT_FOUND", "The payee account does not exist")
+    if request.to_account == request.account_number:
+        raise ProblemError(422, "SAME_ACCOUNT", "Payer and payee must be different accounts")
+    if request.customer_id is not None and payer["customer_id"] != request.customer_id:
+        raise ProblemError(403, "ACCOUNT_OWNERSHIP_MISMATCH", "The account does not belong to this customer")
+    if request.currency != payer["currency"] or request.currency != payee["currency"]:
+        raise ProblemError(422, "CURRENCY_MISMATCH", "Both accounts must be held in the hold's currency")
+    if payer["status"] != "ACTIVE" or payee["status"] == "CLOSED":
+        raise ProblemError(422, "ACCOUNT_NOT_ACTIVE", "The account cannot move money")
+
+
+async def reserve_funds(pool: asyncpg.Pool, request: HoldRequest, now: datetime | None = None) -> HoldResult:
+    """The seed's reserve-funds: a hold whose payee is the currency's settlement account."""
+    async with pool.acquire() as conn:
+        await store.ensure_system_account(conn, request.to_account, request.currency)
+    return await place_hold(pool, request, now)
+
+
+async def capture_hold(
+    pool: asyncpg.Pool, hold_id: str, amount_minor: int | None, now: datetime | None = None
+) -> HoldResult:
+    """Post the hold (or part of it, releasing the rest). The first outcome is final."""
+    at = _now(now)
+    async with pool.acquire() as conn, conn.transaction():
+        hold = await _locked_hold(conn, hold_id)
+        if hold.status == POSTED:
+            return HoldResult(hold, fresh=False)
+        if hold.status != PENDING:
+            raise _already_resolved(hold)
+        if hold.expires_at <= at:
+            hold = await _expire(conn, hold, at)
+        else:
+            captured = domain.capture_amount(hold, amount_minor)
+            domain.check_transition(hold.status, POSTED)
+            # Release the hold before the debit, so available never dips below zero between them.
+            await store.unreserve(conn, hold.account_number, hold.amount_minor)
+            entry_id = await store.insert_entry(
+                conn,
+                "CAPTURE",
+                domain.capture_postings(hold, captured),
+                hold.currency,
+                reference=hold.hold_id,
+                description=f"Payment {hold.hold_id}",
+            )
+            hold = await store.resolve_hold(
+                conn, hold_id, POSTED, at, captured_minor=captured, entry_id=entry_id
+            )
+    if hold.status == EXPIRED:
+        HOLDS_TOTAL.labels("expired").inc()
+        raise _already_resolved(hold)
+    HOLDS_TOTAL.labels("captured").inc()
+    return HoldResult(hold, fresh=True)
+
+
+async def release_hold(pool: asyncpg.Pool, hold_id: str, now: datetime | None = None) -> HoldResult:
+    """Void a pending hold. Releasing a hold that no longer holds money changes nothing."""
+    at = _now(now)
+    async with pool.acquire() as conn, conn.transaction():
+        hold = await _locked_hold(conn, hold_id)
+        if hold.status == POSTED:
+            raise _already_resolved(hold)
+        if hold.status != PENDING:
+            return HoldResult(hold, fresh=False)
+        domain.check_transition(hold.status, VOIDED)
+        await store.unreserve(conn, hold.account_number, hold.amount_minor)
+        hold = await store.resolve_hold(conn, hold_id, VOIDED, at)
+    HOLDS_TOTAL.labels("released").inc()
+    return HoldResult(hold, fresh=True)
+
+
+async def expire_holds(pool: asyncpg.Pool, now: datetime | None = None, batch_size_max: int = 100) -> int:
+    """The sweeper's step: expire up to `batch_size_max` pending holds past their expiry."""
+    at = _now(now)
+    async with pool.acquire() as conn, conn.transaction():
+        holds = await store.lock_expired_holds(conn, at, batch_size_max)
+        for hold in holds:
+            await _expire(conn, hold, at)
+    if holds:
+        HOLDS_TOTAL.labels("expired").inc(len(holds))
+    return len(holds)
+
+
+async def _locked_hold(conn: store.Conn, hold_id: str) -> Hold:
+    hold = await store.get_hold(conn, hold_id, for_update=True)
+    if hold is None:
+        raise ProblemError(404, "HOLD_NOT_FOUND", "No hold with this id")
+    return hold
+
+
+async def _expire(conn: store.Conn, hold: Hold, at: datetime) -> Hold:
+    domain.check_transition(hold.status, EXPIRED)
+    await store.unreserve(conn, hold.account_number, hold.amount_minor)
+    return await store.resolve_hold(conn, hold.hold_id, EXPIRED, at)
+
+
+def _already_resolved(hold: Hold) -> ProblemError:
+    return ProblemError(
+        409, "HOLD_ALREADY_RESOLVED", f"The hold is already {hold.status}", hold_status=hold.status
+    )
+
+
+# --- Opening accounts (operations and tests; the dev seed does the same in SQL) -----------
+
+
+async def open_account(
+    pool: asyncpg.Pool,
+    customer: dict[str, str | None],
+    account_number: str,
+    currency: str,
+    opening_minor: int,
+) -> None:
+    """Customer + account + an opening balance as a funding entry, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        await store.insert_customer(conn, customer)
+        customer_id = str(customer["customer_id"])
+        if not await store.insert_account(conn, account_number, customer_id, currency):
+            raise ProblemError(409, "ACCOUNT_EXISTS", "An account with this number exists")
+        if opening_minor > 0:
+            funding = FUNDING_PREFIX + currency
+            await store.ensure_system_account(conn, funding, currency)
+            await store.insert_entry(
+                conn,
+                "FUNDING",
+                [(funding, -opening_minor), (account_number, opening_minor)],
+                currency,
+                description="Opening balance",
+            )
+
+
+async def integrity_problems(pool: asyncpg.Pool) -> list[str]:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await store.integrity_problems(conn)
