@@ -2,6 +2,122 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from paykit import ProblemError
+
+from . import usecases
+from .domain import MatchView
+from .index import Filters
+from .lists import ListHolder
+from .schemas import (
+    CheckSanctionsRequest,
+    CheckSanctionsResponse,
+    ListInfo,
+    MatchOut,
+    ReloadRequest,
+    ReloadResponse,
+    SearchResponse,
+    ThresholdsOut,
+)
 
 router = APIRouter()
+SEARCH_LIMIT_MAX = 100
+
+
+def _holder(request: Request) -> ListHolder:
+    holder: ListHolder = request.app.state.lists
+    return holder
+
+
+def _out(m: MatchView) -> MatchOut:
+    return MatchOut(
+        entity_id=m.entity_id,
+        name=m.name,
+        matched_name=m.matched_name,
+        matched_kind=m.matched_kind,
+        score=m.score,
+        type=m.type,
+        programs=list(m.programs),
+        countries=list(m.countries),
+        list=m.list,
+    )
+
+
+@router.post("/check-sanctions", response_model=CheckSanctionsResponse, tags=["screening"])
+async def check_sanctions(body: CheckSanctionsRequest, request: Request) -> CheckSanctionsResponse:
+    policy: usecases.ScreeningPolicy = request.app.state.policy
+    result = usecases.check_sanctions(_holder(request), policy, customer_id=body.customer_id, name=body.name)
+    d = result.decision
+    return CheckSanctionsResponse(
+        customer_id=body.customer_id,
+        screened_name=body.name,
+        is_sanctioned=d.is_sanctioned,
+        review=d.review,
+        list_version=result.list_version,
+        thresholds=ThresholdsOut(block=policy.thresholds.block, review=policy.thresholds.review),
+        matches=[_out(m) for m in d.matches],
+        check_timestamp=datetime.now(UTC),
+    )
+
+
+@router.get("/search", response_model=SearchResponse, tags=["screening"])
+async def search(
+    request: Request,
+    *,
+    name: Annotated[str, Query(min_length=1, max_length=200)],
+    limit: Annotated[int, Query(ge=1, le=SEARCH_LIMIT_MAX)] = 10,
+    min_score: Annotated[float, Query(ge=0, le=1)] = 0.8,
+    country: Annotated[
+        str | None, Query(max_length=200, description="ISO-2 codes or names, comma-separated")
+    ] = None,
+    type: Annotated[
+        str | None, Query(max_length=100, description="individual, entity, vessel, aircraft; comma-separated")
+    ] = None,
+    program: Annotated[str | None, Query(max_length=200, description="e.g. SDGT,CUBA")] = None,
+) -> SearchResponse:
+    filters = Filters.build(country, type, program)
+    matches, version = usecases.search(
+        _holder(request), name=name, limit=limit, min_score=min_score, filters=filters
+    )
+    return SearchResponse(query=name, list_version=version, matches=[_out(m) for m in matches])
+
+
+@router.get("/lists/current", response_model=ListInfo, tags=["lists"])
+async def current_list(request: Request) -> ListInfo:
+    index = usecases.current_index(_holder(request))
+    return ListInfo(
+        list_version=index.version,
+        entities=index.entity_count,
+        names=len(index.names),
+        loaded_at=index.loaded_at,
+    )
+
+
+def _require_admin(request: Request, authorization: str | None) -> None:
+    expected: str = request.app.state.admin_token
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ProblemError(401, "ADMIN_TOKEN_REQUIRED", "A valid admin bearer token is required")
+
+
+@router.post("/admin/lists/reload", response_model=ReloadResponse, tags=["lists"])
+async def reload_list(
+    request: Request,
+    body: ReloadRequest | None = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> ReloadResponse:
+    _require_admin(request, authorization)
+    source = (body.source if body else None) or request.app.state.list_source
+    index, previous = await usecases.reload_list(_holder(request), source)
+    return ReloadResponse(
+        list_version=index.version,
+        entities=index.entity_count,
+        names=len(index.names),
+        loaded_at=index.loaded_at,
+        previous_version=previous,
+        changed=previous != index.version,
+    )

@@ -4,25 +4,71 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
 from paykit.resources import open_resources
+from pydantic import Field, SecretStr
 
 from . import api
+from .domain import Thresholds
+from .lists import ListHolder, SourceLimits
+from .usecases import ScreeningPolicy
+
+# The list that ships with the service (an old snapshot: development and tests only).
+BUNDLED_LIST = Path(__file__).resolve().parent.parent / "data" / "sdn-2021-07"
 
 
 class OfacSettings(ServiceSettings):
     service_name: str = "ofac"
     port: int = 3009
+    # A directory with sdn.csv (+ add/alt/sdn_comments.csv) or a base URL serving them.
+    ofac_list_source: str = ""
+    ofac_block_threshold: float = 0.92
+    ofac_review_threshold: float = 0.85
+    ofac_matches_max: int = 10
+    ofac_download_timeout_s: float = 60.0
+    ofac_file_bytes_max: int = 64 * 1024 * 1024
+    ofac_admin_token: SecretStr = SecretStr("dev-only-secret-change-me")
+    # The seed's internal blocklist of customer ids, kept blocked whatever their name.
+    ofac_internal_blocklist: list[str] = Field(
+        default_factory=lambda: ["BLOCKED_CUSTOMER_001", "SANCTIONED_ENTITY_002"]
+    )
+
+    @property
+    def list_source(self) -> str:
+        return self.ofac_list_source or str(BUNDLED_LIST)
+
+    def secrets_to_check(self) -> dict[str, str]:
+        return {**super().secrets_to_check(), "OFAC_ADMIN_TOKEN": self.ofac_admin_token.get_secret_value()}
 
 
-def create_app(settings: OfacSettings | None = None) -> FastAPI:
+def create_app(
+    settings: OfacSettings | None = None, *, list_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`list_transport` lets tests serve a list "URL" from memory."""
     settings = settings or OfacSettings()
+    holder = ListHolder(
+        SourceLimits(settings.ofac_download_timeout_s, settings.ofac_file_bytes_max), transport=list_transport
+    )
+    policy = ScreeningPolicy(
+        thresholds=Thresholds(block=settings.ofac_block_threshold, review=settings.ofac_review_threshold),
+        blocklist=frozenset(settings.ofac_internal_blocklist),
+        matches_max=settings.ofac_matches_max,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(app, settings):
+            # No list, no service: screening must never answer "clear" without one.
+            await holder.load(settings.list_source)
+
+            async def list_loaded() -> bool:
+                return holder.loaded
+
+            app.state.readiness.add("sanctions_list", list_loaded)
             yield
 
     app = create_service_app(
@@ -31,5 +77,9 @@ def create_app(settings: OfacSettings | None = None) -> FastAPI:
         description="Sanctions screening against the OFAC SDN list.",
         lifespan=lifespan,
     )
+    app.state.lists = holder
+    app.state.policy = policy
+    app.state.list_source = settings.list_source
+    app.state.admin_token = settings.ofac_admin_token.get_secret_value()
     app.include_router(api.router)
     return app

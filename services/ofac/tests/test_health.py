@@ -1,19 +1,9 @@
-"""The ofac service starts, migrates and answers its operational endpoints."""
+"""The ofac service starts, loads its list and answers its operational endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from ofac.main import OfacSettings, create_app
-from paykit.testing import DatabaseFactory, running_app
-
-
-@pytest.fixture
-def settings(database_factory: DatabaseFactory, redis_url: str) -> Iterator[OfacSettings]:
-    url = ""
-    yield OfacSettings(app_env="test")
-    del url
+from paykit.testing import running_app
 
 
 async def test_health_ready_metrics(settings: OfacSettings) -> None:
@@ -23,7 +13,11 @@ async def test_health_ready_metrics(settings: OfacSettings) -> None:
         assert health.json()["service"] == "ofac"
         ready = await client.get("/ready")
         assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["sanctions_list"] == "up"
         metrics = await client.get("/metrics")
         assert "http_requests_total" in metrics.text
         openapi = await client.get("/openapi.json")
         assert openapi.json()["info"]["title"] == "OFAC Service"
+        current = await client.get("/lists/current")
+        assert current.json()["entities"] == 8976
+        assert current.json()["list_version"].startswith("sdn-2021-07-")

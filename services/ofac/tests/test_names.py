@@ -1,0 +1,63 @@
+"""Normalisation and the name scorer, on examples and as properties."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from ofac.names import name_score, normalize, reorder_individual, token_similarity, tokens
+
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=10)
+names = st.lists(words, min_size=1, max_size=5).map(tuple)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Nicolás MADURO Moros", "nicolas maduro moros"),
+        ("José-María  Núñez", "jose maria nunez"),
+        ("O'Brien, Seán", "obrien sean"),
+        ("ACME Trading Co., Ltd.", "acme trading"),
+        ("Banco Nacional de Cuba S.A.", "banco nacional de cuba"),
+        ("Mr. John F. Smith Jr.", "john smith"),
+        ("Владимир Путин", "vladimir putin"),
+        ("LTD", "ltd"),
+    ],
+)
+def test_normalize(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+def test_reorder_individual() -> None:
+    assert reorder_individual("NORIEGA, Manuel Antonio") == "Manuel Antonio NORIEGA"
+    assert reorder_individual("ANGLO-CARIBBEAN CO., LTD., X") == "ANGLO-CARIBBEAN CO., LTD., X"
+
+
+def test_short_near_misses_are_not_evidence() -> None:
+    assert token_similarity("doe", "dos") == 0
+    assert token_similarity("ali", "wali") == 0
+    assert token_similarity("noriega", "norega") > 0.85
+    assert token_similarity("smith", "smyth") > 0.8
+
+
+def test_missing_or_extra_tokens_lower_the_score_symmetrically() -> None:
+    full = tokens("Manuel Antonio Noriega")
+    assert name_score(full, full) == 1.0
+    assert name_score(tokens("Manuel Noriega"), full) < 0.92
+    assert name_score(tokens("Manuel Noriega"), full) == name_score(full, tokens("Manuel Noriega"))
+
+
+@given(names, names)
+def test_score_is_a_probability_like_value(a: tuple[str, ...], b: tuple[str, ...]) -> None:
+    assert 0.0 <= name_score(a, b) <= 1.0
+
+
+@given(names)
+def test_a_name_matches_itself_in_any_order(a: tuple[str, ...]) -> None:
+    assert name_score(a, a) == 1.0
+    assert name_score(tuple(reversed(a)), a) == 1.0
+
+
+@given(names, names)
+def test_score_is_symmetric(a: tuple[str, ...], b: tuple[str, ...]) -> None:
+    assert name_score(a, b) == pytest.approx(name_score(b, a), abs=1e-3)
