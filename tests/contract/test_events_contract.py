@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
+import pytest
 from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -17,6 +18,7 @@ from paykit.events import (
     EventConsumer,
     OutboxRelay,
     Transport,
+    TransportError,
     add_to_outbox,
     dead_letter_topic,
     new_event,
@@ -260,3 +262,39 @@ async def test_background_workers_carry_events_report_ready_and_stop(pool, new_t
 
     assert await effects(pool, "notification") == {e.id: 1 for e in events}
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("paykit-events-")]
+
+
+class _FailsAfter:
+    """A broker that refuses every publish after the first `count`."""
+
+    def __init__(self, inner: Transport, count: int) -> None:
+        self.inner = inner
+        self.count = count
+
+    async def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
+        if self.count == 0:
+            raise TransportError("broker refused")
+        self.count -= 1
+        await self.inner.publish(topic, key, value, headers)
+
+
+async def test_a_refused_publish_leaves_the_rest_for_the_next_run(pool, new_transport, topic):
+    events = await produce(pool, topic, 4)
+    failing = _FailsAfter(new_transport(), 2)
+
+    assert await OutboxRelay(pool, failing).run_once() == 2  # type: ignore[arg-type]
+    unpublished = await pool.fetch("SELECT event_id FROM outbox WHERE published_at IS NULL ORDER BY id")
+    assert [r["event_id"] for r in unpublished] == [e.id for e in events[2:]]
+    assert await OutboxRelay(pool, new_transport()).run_once() == 2
+
+    consumer = consumer_for(pool, new_transport(), topic, "audit")
+    await drain_until([consumer], lambda: _has(pool, "audit", events))
+    assert await effects(pool, "audit") == {e.id: 1 for e in events}
+
+
+async def test_add_to_outbox_refuses_to_write_outside_a_transaction(pool):
+    event = new_event(source="contract-tests", type="payment.completed", data={})
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="inside the transaction"):
+            await add_to_outbox(conn, topic="payment-events", key="pay_1", event=event)
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
