@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from otp.main import OtpSettings, create_app
-from paykit.testing import DatabaseFactory, running_app
+from paykit.testing import running_app
 
 
 @pytest.fixture
-def settings(database_factory: DatabaseFactory, redis_url: str) -> Iterator[OtpSettings]:
-    url = ""
-    yield OtpSettings(app_env="test", redis_url=redis_url)
-    del url
+def settings(redis_url: str) -> OtpSettings:
+    return OtpSettings(app_env="test", redis_url=redis_url)
 
 
 async def test_health_ready_metrics(settings: OtpSettings) -> None:

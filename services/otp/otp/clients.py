@@ -1,0 +1,44 @@
+"""Typed client of the notification service, which delivers the code to the customer."""
+
+from __future__ import annotations
+
+import httpx
+from paykit.errors import ProblemError
+from paykit.http import ServiceCallError, ServiceClient
+from paykit.masking import Masked
+
+
+class NotificationClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        retries_max: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = ServiceClient(
+            "notification", base_url, timeout_s=timeout_s, retries_max=retries_max, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send_otp(self, customer_id: str, transaction_id: str, code: Masked, expires_in_s: int) -> None:
+        """Deliver the code by SMS; raises ProblemError when it did not go out."""
+        body = {
+            "customer_id": customer_id,
+            "type": "OTP_REQUIRED",
+            "channels": ["sms"],
+            "data": {"otp": code.reveal(), "transaction_id": transaction_id, "expires_in_s": expires_in_s},
+        }
+        try:
+            response = await self._client.call("POST", "/send-notification", json=body)
+        except ServiceCallError:
+            raise ProblemError(
+                503, "OTP_DELIVERY_FAILED", "The code could not be delivered; try again"
+            ) from None
+        if response.status_code == 404:
+            raise ProblemError(404, "CUSTOMER_NOT_FOUND", "Unknown customer")
+        if response.status_code >= 400 or not response.json().get("success", False):
+            raise ProblemError(502, "OTP_DELIVERY_FAILED", "The code could not be delivered")
