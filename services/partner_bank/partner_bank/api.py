@@ -23,6 +23,7 @@ from .schemas import (
     TransferView,
 )
 
+BIGINT_MAX = 2**63 - 1
 router = APIRouter(tags=["bank"])
 # Fault injection for tests and drills; main.py leaves it out when APP_ENV=production.
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -65,7 +66,7 @@ async def list_transfers(
     request: Request,
     pool: Pool,
     policy: Policy,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     limit: Annotated[int | None, Query(ge=1)] = None,
 ) -> TransferPage:
     """Transfers in execution order, for reconciliation; `limit` is capped by the server."""

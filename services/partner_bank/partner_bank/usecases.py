@@ -54,7 +54,14 @@ async def process_transfer(
             headers={"Retry-After": "1"},
         )
     decline_code = fault.error_code if fault and fault.mode == "decline" else None
-    outcome = await _execute(pool, policy, command, decline_code)
+    try:
+        outcome = await _execute(pool, policy, command, decline_code)
+    except asyncpg.QueryCanceledError:
+        # The statement timeout fired (a long queue for the transfers lock): rolled back,
+        # so nothing executed and the caller may retry with the same reference.
+        raise ProblemError(
+            503, "BANK_BUSY", "The bank is busy; nothing was executed", headers={"Retry-After": "1"}
+        ) from None
     if fault and fault.mode == "timeout_after_execute":
         # Committed above; the caller gives up before this answer: the unknown outcome.
         await asyncio.sleep(fault.latency_ms / 1000)

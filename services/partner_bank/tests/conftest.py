@@ -38,6 +38,10 @@ class Bank:
             balance_minor,
         )
 
+    async def execute(self, sql: str, *args: Any) -> None:
+        """Direct SQL on the bank's database, for what no caller could do (e.g. hold a lock)."""
+        await self._conn.execute(sql, *args)
+
     async def transfer(self, **body: Any) -> httpx.Response:
         return await self.client.post("/process-transfer", json=body)
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from partner_bank.store import TRANSFERS_LOCK_KEY
 
 if TYPE_CHECKING:
     from .conftest import Bank, BankFactory
@@ -226,8 +227,9 @@ async def test_transfers_page_in_execution_order_with_a_capped_limit(make_bank: 
         seen += [t["reference"] for t in page["transfers"]]
         after_id = page["next_after_id"]
     assert seen == [f"p{i}" for i in range(5)]
-    bad = await bank.client.get("/transfers", params={"limit": 0})
-    assert bad.status_code == 422
+    for bad_params in ({"limit": 0}, {"after_id": -1}, {"after_id": 10**20}):
+        bad = await bank.client.get("/transfers", params=bad_params)
+        assert bad.status_code == 422, bad_params
 
 
 async def test_balance_by_seed_call_and_by_path(funded: Bank) -> None:
@@ -245,3 +247,21 @@ async def test_balance_by_seed_call_and_by_path(funded: Bank) -> None:
     missing = await funded.client.post("/check-balance", json={"account_number": "NOBODY"})
     assert missing.status_code == 404
     assert missing.json()["code"] == "ACCOUNT_NOT_FOUND"
+
+
+async def test_a_transfer_stuck_behind_the_lock_answers_503_and_executes_nothing(
+    make_bank: BankFactory,
+) -> None:
+    bank = await make_bank(db_statement_timeout_ms=300)
+    await bank.open_account(PAYER, 1_000_00)
+    await bank.open_account(PAYEE, 0)
+    await bank.execute("SELECT pg_advisory_lock($1)", TRANSFERS_LOCK_KEY)
+
+    busy = await bank.transfer(**body("queued", "1.00"))
+
+    assert busy.status_code == 503
+    assert busy.json()["code"] == "BANK_BUSY"
+    await bank.execute("SELECT pg_advisory_unlock($1)", TRANSFERS_LOCK_KEY)
+    assert (await bank.client.get("/transfers/queued")).status_code == 404
+    assert await bank.balances(PAYER, PAYEE) == {PAYER: 1_000_00, PAYEE: 0}
+    assert (await bank.transfer(**body("queued", "1.00"))).json()["status"] == "COMPLETED"
