@@ -4,6 +4,11 @@ service's own history, sanctions decisions and KYC tier limits."""
 from __future__ import annotations
 
 import pytest
+import yaml
+from paykit.testing import running_app
+from pydantic import ValidationError
+from risk.main import create_app
+from risk.rules import DEFAULT_RULES_FILE
 
 
 async def test_low_risk_payment_in_the_seeds_body_is_allowed(assess, fleet, reason_codes) -> None:
@@ -172,3 +177,30 @@ async def test_limits_in_another_currency_go_to_review(assess, fleet, reason_cod
 
     assert answer["decision"] == "REVIEW"
     assert reason_codes(answer) == ["KYC_LIMIT_CURRENCY_MISMATCH"]
+
+
+async def test_rules_file_is_chosen_by_settings(risk_settings, fleet, tmp_path) -> None:
+    data = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
+    data["version"] = "v1-strict"
+    data["score"]["challenge_min"] = 40
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(data))
+    settings = risk_settings.model_copy(update={"risk_rules_file": str(path)})
+
+    async with running_app(create_app(settings, transports=fleet.transports())) as client:
+        response = await client.post(
+            "/assess-risk", json={"transaction_id": "TXN_STRICT", "customer_id": "cust_002", "amount": "5.00"}
+        )
+
+    assert response.json()["rules_version"] == "v1-strict"
+    assert response.json()["decision"] == "CHALLENGE"
+
+
+def test_service_refuses_to_start_with_weakened_rules(risk_settings, tmp_path) -> None:
+    data = yaml.safe_load(DEFAULT_RULES_FILE.read_text())
+    data["decision_rules"]["SANCTIONS_HIT"] = "CHALLENGE"
+    path = tmp_path / "weak.yaml"
+    path.write_text(yaml.safe_dump(data))
+
+    with pytest.raises(ValidationError, match="SANCTIONS_HIT"):
+        create_app(risk_settings.model_copy(update={"risk_rules_file": str(path)}))
