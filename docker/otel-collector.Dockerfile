@@ -2,7 +2,7 @@
 # The OpenTelemetry Collector (contrib) on a pinned Alpine. The upstream image is built FROM
 # scratch: no shell and no HTTP client, so compose could not health-check it and services could
 # not wait for it (depends_on: service_healthy). The binary is static and runs unchanged here.
-FROM otel/opentelemetry-collector-contrib:0.115.1 AS collector
+FROM otel/opentelemetry-collector-contrib:0.115.0 AS collector
 
 FROM alpine:3.20.3
 RUN addgroup -S -g 10001 otel && adduser -S -D -H -u 10001 -G otel otel
