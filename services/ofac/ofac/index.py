@@ -16,10 +16,18 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
 from .countries import country_key
-from .names import TOKEN_SIMILARITY_MIN, name_score, reorder_individual, token_similarity, tokens
+from .names import (
+    BETTER_SIDE_WEIGHT,
+    TOKEN_SIMILARITY_MIN,
+    name_score,
+    reorder_individual,
+    token_similarity,
+    tokens,
+)
 from .sdnfile import Entity
 
 LIST_NAME = "OFAC_SDN"
+SIMILAR_CACHE_ENTRIES_MAX = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,28 @@ class IndexedName:
     text: str
     kind: str  # primary | aka | fka | nka
     tokens: tuple[str, ...]
+
+    @property
+    def chars(self) -> int:
+        return sum(len(t) for t in self.tokens)
+
+
+def _score_bound(
+    pairs: dict[tuple[int, int], float], weights: list[int], total: int, name: IndexedName
+) -> float:
+    """An upper bound of `name_score` from each side's best pair per token: cheap, and it
+    drops the thousands of names that share only a common word ("al", "trading")."""
+    q_best: dict[int, float] = {}
+    n_best: dict[int, float] = {}
+    for (i, j), s in pairs.items():
+        if s > q_best.get(i, 0.0):
+            q_best[i] = s
+        if s > n_best.get(j, 0.0):
+            n_best[j] = s
+    q_cover = min(1.0, sum(weights[i] * s for i, s in q_best.items()) / total)
+    n_cover = min(1.0, sum(len(name.tokens[j]) * s for j, s in n_best.items()) / name.chars)
+    high, low = max(q_cover, n_cover), min(q_cover, n_cover)
+    return BETTER_SIDE_WEIGHT * high + (1 - BETTER_SIDE_WEIGHT) * low
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +95,7 @@ class ScreeningIndex:
     vocabulary: list[str] = field(init=False, default_factory=list)
     _postings: dict[str, list[tuple[int, int]]] = field(init=False, default_factory=dict)
     _countries: list[frozenset[str]] = field(init=False, default_factory=list)
+    _similar_cache: dict[str, dict[str, float]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -102,19 +133,23 @@ class ScreeningIndex:
         query_tokens = tokens(query)
         if not query_tokens or limit <= 0:
             return []
-        pairs = self._candidate_pairs(query_tokens)
+        similar = [self._similar_tokens(q) for q in query_tokens]
         weights = [len(t) for t in query_tokens]
         total = sum(weights)
         best: dict[int, Match] = {}
-        for n_index, name_pairs in pairs.items():
-            # Upper bound: every matched query token matched perfectly.
-            covered = {i for i, _ in name_pairs}
-            if sum(weights[i] for i in covered) / total < min_score:
-                continue
+        for n_index in self._candidates(similar, weights, min_score):
             name = self.names[n_index]
+            pairs = {
+                (i, j): s
+                for j, token in enumerate(name.tokens)
+                for i, sims in enumerate(similar)
+                if (s := sims.get(token, 0.0)) > 0
+            }
+            if _score_bound(pairs, weights, total, name) < min_score:
+                continue
             if filters is not None and not self._passes(name.entity_index, filters):
                 continue
-            score = name_score(query_tokens, name.tokens, name_pairs)
+            score = name_score(query_tokens, name.tokens, pairs)
             current = best.get(name.entity_index)
             if score >= min_score and (current is None or score > current.score):
                 entity = self.entities[name.entity_index]
@@ -122,23 +157,42 @@ class ScreeningIndex:
         ranked = sorted(best.values(), key=lambda m: (-m.score, m.entity.entity_id))
         return ranked[:limit]
 
-    def _candidate_pairs(self, query_tokens: tuple[str, ...]) -> dict[int, dict[tuple[int, int], float]]:
-        pairs: dict[int, dict[tuple[int, int], float]] = defaultdict(dict)
-        for i, q in enumerate(query_tokens):
-            hits = process.extract(
-                q,
-                self.vocabulary,
-                scorer=JaroWinkler.normalized_similarity,
-                score_cutoff=TOKEN_SIMILARITY_MIN,
-                limit=None,
-            )
-            for token, _, _ in hits:
-                similarity = token_similarity(q, token)
-                if similarity <= 0:
-                    continue
-                for n_index, position in self._postings[token]:
-                    pairs[n_index][(i, position)] = similarity
-        return pairs
+    def _candidates(self, similar: list[dict[str, float]], weights: list[int], min_score: float) -> set[int]:
+        """Names that can reach `min_score`. Even with the listed name fully covered, the
+        score stays below min_score unless the query's covered share reaches `needed`; so a
+        name must share a token with the rarest query tokens whose weight exceeds the rest
+        (prefix filtering): names sharing only a common word ("al") are never visited."""
+        total = sum(weights)
+        needed = (min_score - BETTER_SIDE_WEIGHT) / (1 - BETTER_SIDE_WEIGHT) * total
+        fanout = [sum(len(self._postings[t]) for t in sims) for sims in similar]
+        rest = total
+        candidates: set[int] = set()
+        for i in sorted(range(len(similar)), key=lambda k: fanout[k]):
+            if rest < needed:
+                break
+            rest -= weights[i]
+            for token in similar[i]:
+                candidates.update(n_index for n_index, _ in self._postings[token])
+        return candidates
+
+    def _similar_tokens(self, token: str) -> dict[str, float]:
+        """Vocabulary tokens similar to `token`, memoised: the same customers are screened
+        on every payment, so their tokens come back again and again."""
+        cached = self._similar_cache.get(token)
+        if cached is not None:
+            return cached
+        hits = process.extract(
+            token,
+            self.vocabulary,
+            scorer=JaroWinkler.normalized_similarity,
+            score_cutoff=TOKEN_SIMILARITY_MIN,
+            limit=None,
+        )
+        similar = {t: s for t, _, _ in hits if (s := token_similarity(token, t)) > 0}
+        if len(self._similar_cache) >= SIMILAR_CACHE_ENTRIES_MAX:
+            self._similar_cache.clear()
+        self._similar_cache[token] = similar
+        return similar
 
     def _passes(self, entity_index: int, filters: Filters) -> bool:
         entity = self.entities[entity_index]

@@ -1,0 +1,123 @@
+"""Reloading the list: protected, atomic, versioned, and harmless under screening load."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from ofac.main import BUNDLED_LIST, OfacSettings, create_app
+from paykit.testing import running_app
+
+from .conftest import ADMIN_TOKEN, SUBSET_LIST
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+LIST_URL = "https://lists.example.test/exports"
+NORIEGA = {"customer_id": "cust_003", "name": "Manuel Antonio Noriega", "country": "PA"}
+
+
+def subset_server() -> httpx.MockTransport:
+    """Serves the small watchman list as OFAC's export endpoint would."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        name = request.url.path.rsplit("/", 1)[-1]
+        path = SUBSET_LIST / name
+        if request.url.path.startswith("/exports/") and path.is_file():
+            return httpx.Response(200, content=path.read_bytes())
+        return httpx.Response(404)
+
+    return httpx.MockTransport(handle)
+
+
+async def test_reload_needs_the_admin_token(settings: OfacSettings) -> None:
+    async with running_app(create_app(settings)) as client:
+        missing = await client.post("/admin/lists/reload")
+        wrong = await client.post("/admin/lists/reload", headers={"Authorization": "Bearer nope"})
+        assert (missing.status_code, wrong.status_code) == (401, 401)
+        assert missing.json()["code"] == "ADMIN_TOKEN_REQUIRED"
+
+
+async def test_reloading_the_same_list_keeps_version_and_results(settings: OfacSettings) -> None:
+    async with running_app(create_app(settings)) as client:
+        before = (await client.post("/check-sanctions", json=NORIEGA)).json()
+        reload = await client.post("/admin/lists/reload", headers=AUTH)
+        assert reload.status_code == 200, reload.text
+        assert reload.json()["changed"] is False
+        after = (await client.post("/check-sanctions", json=NORIEGA)).json()
+        assert after["list_version"] == before["list_version"] == reload.json()["list_version"]
+        assert after["matches"] == before["matches"]
+        assert after["is_sanctioned"] is True
+
+
+async def test_reload_from_a_url_and_back(settings: OfacSettings) -> None:
+    async with running_app(create_app(settings, list_transport=subset_server())) as client:
+        full_version = (await client.get("/lists/current")).json()["list_version"]
+        reload = await client.post("/admin/lists/reload", headers=AUTH, json={"source": LIST_URL})
+        assert reload.status_code == 200, reload.text
+        assert reload.json()["entities"] == 17
+        assert reload.json()["previous_version"] == full_version
+        result = (await client.post("/check-sanctions", json={"name": "Dmitry Khoroshev"})).json()
+        assert result["list_version"] == reload.json()["list_version"] != full_version
+        assert result["matches"][0]["entity_id"] == "48603"
+        # Noriega is not on the small list.
+        assert (await client.post("/check-sanctions", json=NORIEGA)).json()["is_sanctioned"] is False
+        back = await client.post("/admin/lists/reload", headers=AUTH, json={"source": str(BUNDLED_LIST)})
+        assert back.json()["list_version"] == full_version
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("https://lists.example.test/missing", "LIST_SOURCE_INVALID"),
+        ("/nonexistent/dir", "LIST_SOURCE_INVALID"),
+    ],
+)
+async def test_a_bad_source_changes_nothing(settings: OfacSettings, source: str, code: str) -> None:
+    async with running_app(create_app(settings, list_transport=subset_server())) as client:
+        version = (await client.get("/lists/current")).json()["list_version"]
+        response = await client.post("/admin/lists/reload", headers=AUTH, json={"source": source})
+        assert response.status_code == 422
+        assert response.json()["code"] == code
+        assert (await client.get("/lists/current")).json()["list_version"] == version
+        assert (await client.post("/check-sanctions", json=NORIEGA)).json()["is_sanctioned"] is True
+
+
+async def test_reloads_during_screening_load_never_mix_lists(settings: OfacSettings) -> None:
+    async with running_app(create_app(settings, list_transport=subset_server())) as client:
+        full_version = (await client.get("/lists/current")).json()["list_version"]
+        results: list[httpx.Response] = []
+
+        async def screen(count: int) -> None:
+            for _ in range(count):
+                results.append(await client.post("/check-sanctions", json=NORIEGA))
+                await asyncio.sleep(0)
+
+        async def reload(count: int) -> list[httpx.Response]:
+            answers = []
+            for i in range(count):
+                source = LIST_URL if i % 2 == 0 else str(BUNDLED_LIST)
+                answers.append(
+                    await client.post("/admin/lists/reload", headers=AUTH, json={"source": source})
+                )
+            return answers
+
+        *_, reloads = await asyncio.gather(screen(60), screen(60), screen(60), reload(6))
+        assert all(r.status_code == 200 for r in reloads)
+        subset_version = reloads[0].json()["list_version"]
+        assert all(r.status_code == 200 for r in results)
+        seen = {r.json()["list_version"] for r in results}
+        assert seen == {full_version, subset_version}  # screenings really ran across reloads
+        for r in results:
+            body = r.json()
+            # A result is wholly from one list: sanctioned with Noriega's entry on the full
+            # list, clear with no entry on the small one.
+            on_full = body["list_version"] == full_version
+            assert body["is_sanctioned"] is on_full
+            assert [m["entity_id"] for m in body["matches"]][:1] == (["1572"] if on_full else [])
+
+
+def test_production_refuses_the_placeholder_admin_token() -> None:
+    strong = "a-real-secret-that-is-long-enough"
+    with pytest.raises(ValueError, match="OFAC_ADMIN_TOKEN"):
+        OfacSettings(app_env="production", jwt_secret=strong)
+    OfacSettings(app_env="production", jwt_secret=strong, ofac_admin_token=strong)
