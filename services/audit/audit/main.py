@@ -1,23 +1,62 @@
-"""Wiring of the audit service: settings, lifespan, routes."""
+"""Wiring of the audit service: settings, lifespan (event consumers, search indexer), routes."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
+from paykit.events import EventConsumer, Transport, run_in_background, transport_from_settings
+from paykit.events.runner import Worker
 from paykit.resources import open_resources
+from pydantic import Field
 
 from . import api
+from .clients import SearchIndexer
+from .events import CONSUMER_GROUP, KYC_EVENTS_TOPIC, PAYMENT_EVENTS_TOPIC, AuditHandlers
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+log = logging.getLogger("audit")
 
 
 class AuditSettings(ServiceSettings):
     service_name: str = "audit"
     port: int = 3008
+
+    # Consume payment-events and kyc-events (needs KAFKA_BROKERS or REDIS_URL).
+    consume_events: bool = True
+    audit_verify_batch_size: int = Field(default=1_000, ge=1, le=10_000)
+    # Optional Elasticsearch index of the log (best effort).
+    elasticsearch_url: str = ""
+    elasticsearch_index: str = "audit-events"
+    elasticsearch_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    elasticsearch_queue_size_max: int = Field(default=10_000, ge=1, le=1_000_000)
+
+
+def _consumers(
+    settings: AuditSettings, handlers: AuditHandlers, pool: asyncpg.Pool, transport: Transport
+) -> list[Worker]:
+    topics = (
+        (PAYMENT_EVENTS_TOPIC, handlers.handle_payment_event),
+        (KYC_EVENTS_TOPIC, handlers.handle_kyc_event),
+    )
+    return [
+        EventConsumer(
+            pool,
+            transport,
+            topic=topic,
+            group=CONSUMER_GROUP,
+            handler=handler,
+            attempts_max=settings.events_attempts_max,
+            batch_size_max=settings.events_batch_size_max,
+            poll_interval_s=settings.events_poll_interval_ms / 1000,
+        )
+        for topic, handler in topics
+    ]
 
 
 def create_app(settings: AuditSettings | None = None) -> FastAPI:
@@ -25,8 +64,32 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(app, settings, migrations_dir=MIGRATIONS):
-            yield
+        indexer = None
+        if settings.elasticsearch_url:
+            indexer = SearchIndexer(
+                settings.elasticsearch_url,
+                index=settings.elasticsearch_index,
+                timeout_s=settings.elasticsearch_timeout_s,
+                queue_size_max=settings.elasticsearch_queue_size_max,
+            )
+        handlers = AuditHandlers(indexer)
+        app.state.handlers = handlers
+        transport: Transport | None = None
+        try:
+            async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
+                workers: list[Worker] = [indexer] if indexer else []
+                if settings.consume_events and (settings.kafka_brokers or settings.redis_url):
+                    transport = transport_from_settings(settings)
+                    workers += _consumers(settings, handlers, resources.require_pool(), transport)
+                elif settings.consume_events:
+                    log.warning("no KAFKA_BROKERS or REDIS_URL: audit is not consuming events")
+                async with run_in_background(*workers, app=app, transport=transport):
+                    yield
+        finally:
+            if transport is not None:
+                await transport.aclose()
+            if indexer is not None:
+                await indexer.aclose()
 
     app = create_service_app(
         settings,

@@ -1,0 +1,59 @@
+"""What the audit service consumes: every event on `payment-events` and `kyc-events`,
+recorded once in the hash-chained log (the consumer's inbox plus the log's unique event id).
+Handlers run inside the consumer's transaction."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import asyncpg
+
+from . import usecases
+from .clients import SearchIndexer
+from .usecases import IncomingEvent
+
+PAYMENT_EVENTS_TOPIC = "payment-events"
+KYC_EVENTS_TOPIC = "kyc-events"
+CONSUMER_GROUP = "audit"
+
+
+class Event(Protocol):
+    """The part of paykit.events.CloudEvent the handlers read."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def time(self) -> Any: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+class AuditHandlers:
+    def __init__(self, indexer: SearchIndexer | None = None) -> None:
+        self.indexer = indexer
+
+    async def handle_payment_event(self, conn: asyncpg.Connection, event: Event) -> None:
+        await self._record(conn, PAYMENT_EVENTS_TOPIC, event)
+
+    async def handle_kyc_event(self, conn: asyncpg.Connection, event: Event) -> None:
+        await self._record(conn, KYC_EVENTS_TOPIC, event)
+
+    async def _record(self, conn: asyncpg.Connection, topic: str, event: Event) -> None:
+        incoming = IncomingEvent(
+            event_id=event.id,
+            topic=topic,
+            event_type=event.type,
+            source=event.source,
+            subject=event.subject,
+            data=dict(event.data),
+            event_time=event.time,
+        )
+        stored = await usecases.record_event(conn, incoming)
+        if stored is not None and self.indexer is not None:
+            self.indexer.offer(stored)

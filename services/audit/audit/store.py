@@ -1,0 +1,108 @@
+"""Every SQL statement of the audit service. The log is only ever INSERTed into."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from .domain import Entry, StoredEntry
+
+# pg_advisory_xact_lock key that serializes appends so the chain never forks.
+CHAIN_LOCK_KEY = 0x4155_4449_5401  # "AUDIT" + 1
+_COLUMNS = (
+    "id, event_id, topic, event_type, source, subject, transaction_id, customer_id, "
+    "data::text AS data, event_time, recorded_at, prev_hash, hash"
+)
+
+
+async def lock_chain(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
+
+
+async def has_event(conn: asyncpg.Connection, event_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM audit_log WHERE event_id = $1)", event_id))
+
+
+async def chain_head(conn: asyncpg.Connection) -> tuple[int, str] | None:
+    row = await conn.fetchrow("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    return (int(row["id"]), str(row["hash"])) if row else None
+
+
+async def as_stored_json(conn: asyncpg.Connection, data: dict[str, Any]) -> dict[str, Any]:
+    """The data as JSONB will give it back (number and key normalization), for hashing."""
+    text = await conn.fetchval("SELECT $1::jsonb::text", json.dumps(data))
+    normalized: dict[str, Any] = json.loads(text)
+    return normalized
+
+
+async def insert_entry(conn: asyncpg.Connection, entry: Entry, entry_hash: str) -> None:
+    await conn.execute(
+        """INSERT INTO audit_log (id, event_id, topic, event_type, source, subject, transaction_id,
+                                  customer_id, data, event_time, recorded_at, prev_hash, hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13)""",
+        entry.id,
+        entry.event_id,
+        entry.topic,
+        entry.event_type,
+        entry.source,
+        entry.subject,
+        entry.transaction_id,
+        entry.customer_id,
+        json.dumps(entry.data),
+        entry.event_time,
+        entry.recorded_at,
+        entry.prev_hash,
+        entry_hash,
+    )
+
+
+def _stored(row: asyncpg.Record) -> StoredEntry:
+    entry = Entry(
+        id=row["id"],
+        event_id=row["event_id"],
+        topic=row["topic"],
+        event_type=row["event_type"],
+        source=row["source"],
+        subject=row["subject"],
+        transaction_id=row["transaction_id"],
+        customer_id=row["customer_id"],
+        data=json.loads(row["data"]),
+        event_time=row["event_time"],
+        recorded_at=row["recorded_at"],
+        prev_hash=row["prev_hash"],
+    )
+    return StoredEntry(entry, row["hash"])
+
+
+async def entries_after(conn: asyncpg.Connection, after_id: int, limit: int) -> list[StoredEntry]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2", after_id, limit
+    )
+    return [_stored(r) for r in rows]
+
+
+async def find_entries(
+    conn: asyncpg.Connection,
+    *,
+    transaction_id: str | None,
+    customer_id: str | None,
+    event_type: str | None,
+    after_id: int,
+    limit: int,
+) -> list[StoredEntry]:
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM audit_log
+            WHERE ($1::text IS NULL OR transaction_id = $1)
+              AND ($2::text IS NULL OR customer_id = $2)
+              AND ($3::text IS NULL OR event_type = $3)
+              AND id > $4
+            ORDER BY id LIMIT $5""",
+        transaction_id,
+        customer_id,
+        event_type,
+        after_id,
+        limit,
+    )
+    return [_stored(r) for r in rows]

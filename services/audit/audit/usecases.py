@@ -1,0 +1,87 @@
+"""Audit use cases: append an event to the chain, find entries, verify the chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from . import domain, store
+from .domain import ChainCheck, Entry, StoredEntry
+
+EVENTS_LIMIT_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    event_id: str
+    topic: str
+    event_type: str
+    source: str
+    subject: str | None
+    data: dict[str, Any]
+    event_time: datetime | None
+
+
+async def record_event(conn: asyncpg.Connection, event: IncomingEvent) -> StoredEntry | None:
+    """Append the event once (None if it is already in the log). Runs in the caller's
+    transaction (the consumer's, with its inbox insert); appends are serialized by a lock."""
+    async with conn.transaction():
+        await store.lock_chain(conn)
+        if await store.has_event(conn, event.event_id):
+            return None
+        head = await store.chain_head(conn)
+        next_id, prev_hash = (head[0] + 1, head[1]) if head else (1, domain.GENESIS_HASH)
+        transaction_id, customer_id = domain.subjects(event.topic, event.subject, event.data)
+        entry = Entry(
+            id=next_id,
+            event_id=event.event_id,
+            topic=event.topic,
+            event_type=event.event_type,
+            source=event.source,
+            subject=event.subject,
+            transaction_id=transaction_id,
+            customer_id=customer_id,
+            data=await store.as_stored_json(conn, event.data),
+            event_time=event.event_time.astimezone(UTC) if event.event_time else None,
+            recorded_at=datetime.now(UTC),
+            prev_hash=prev_hash,
+        )
+        entry_hash = entry.hash()
+        await store.insert_entry(conn, entry, entry_hash)
+        return StoredEntry(entry, entry_hash)
+
+
+async def find_events(
+    pool: asyncpg.Pool,
+    *,
+    transaction_id: str | None,
+    customer_id: str | None,
+    event_type: str | None,
+    after_id: int,
+    limit: int,
+) -> list[StoredEntry]:
+    async with pool.acquire() as conn:
+        return await store.find_entries(
+            conn,
+            transaction_id=transaction_id,
+            customer_id=customer_id,
+            event_type=event_type,
+            after_id=after_id,
+            limit=min(limit, EVENTS_LIMIT_MAX),
+        )
+
+
+async def verify_chain(pool: asyncpg.Pool, batch_size: int) -> ChainCheck:
+    """Walk the whole chain in id order, in one consistent snapshot, batch by batch."""
+    check = ChainCheck(True, 0)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        while True:
+            rows = await store.entries_after(conn, check.next_id - 1, batch_size)
+            if not rows:
+                return check
+            check = domain.check_chain(rows, check)
+            if not check.valid:
+                return check
