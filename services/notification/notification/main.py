@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
+from paykit.events import EventConsumer, Transport, run_in_background, transport_from_settings
+from paykit.events.runner import Worker
 from paykit.resources import open_resources
 from pydantic import Field, SecretStr
 
@@ -22,15 +25,19 @@ from .channels import (
 )
 from .clients import AccountClient
 from .domain import ChannelName
+from .events import CONSUMER_GROUP, NOTIFICATION_EVENTS_TOPIC, PAYMENT_EVENTS_TOPIC, NotificationHandlers
 from .usecases import Deps
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+log = logging.getLogger("notification")
 
 
 class NotificationSettings(ServiceSettings):
     service_name: str = "notification"
     port: int = 3005
 
+    # Consume payment-events and notification-events (needs KAFKA_BROKERS or REDIS_URL).
+    consume_events: bool = True
     account_timeout_s: float = Field(default=3.0, gt=0, le=30)
     provider_timeout_s: float = Field(default=10.0, gt=0, le=60)
     # Providers, used only with APP_ENV=production (development writes to the dev inbox).
@@ -91,6 +98,27 @@ def build_channels(
     return channels
 
 
+def _consumers(settings: NotificationSettings, deps: Deps, transport: Transport) -> list[Worker]:
+    handlers = NotificationHandlers(deps)
+    topics = (
+        (PAYMENT_EVENTS_TOPIC, handlers.handle_payment_event),
+        (NOTIFICATION_EVENTS_TOPIC, handlers.handle_notification_event),
+    )
+    return [
+        EventConsumer(
+            deps.pool,
+            transport,
+            topic=topic,
+            group=CONSUMER_GROUP,
+            handler=handler,
+            attempts_max=settings.events_attempts_max,
+            batch_size_max=settings.events_batch_size_max,
+            poll_interval_s=settings.events_poll_interval_ms / 1000,
+        )
+        for topic, handler in topics
+    ]
+
+
 def create_app(
     settings: NotificationSettings | None = None,
     *,
@@ -109,11 +137,22 @@ def create_app(
             transport=account_transport,
         )
         channels = build_channels(settings, provider_transport)
+        transport: Transport | None = None
         try:
             async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
-                app.state.deps = Deps(resources.require_pool(), account, channels)
-                yield
+                deps = Deps(resources.require_pool(), account, channels)
+                app.state.deps = deps
+                workers: list[Worker] = []
+                if settings.consume_events and (settings.kafka_brokers or settings.redis_url):
+                    transport = transport_from_settings(settings)
+                    workers = _consumers(settings, deps, transport)
+                elif settings.consume_events:
+                    log.warning("no KAFKA_BROKERS or REDIS_URL: notification is not consuming events")
+                async with run_in_background(*workers, app=app, transport=transport):
+                    yield
         finally:
+            if transport is not None:
+                await transport.aclose()
             for channel in set(channels.values()):
                 await channel.aclose()
             await account.aclose()
