@@ -94,7 +94,7 @@ def otp_settings(redis_url: str) -> OtpSettings:
 @pytest.fixture
 async def fleet(notification_url: str, otp_settings: OtpSettings) -> AsyncIterator[Fleet]:
     notification_app = create_notification_app(
-        NotificationSettings(app_env="test", postgres_url=notification_url),
+        NotificationSettings(app_env="test", postgres_url=notification_url, consume_events=False),
         account_transport=httpx.MockTransport(account_contract),
     )
     async with running_app(notification_app) as notification:
