@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that ship in examples and must never reach production.
@@ -66,8 +66,6 @@ class ServiceSettings(BaseSettings):
     otel_exporter_otlp_endpoint: str = ""
     log_level: str = "INFO"
 
-    jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me")
-
     # Downstream services, named as in the seed's compose file.
     confirm_service_url: str = "http://127.0.0.1:3003"
     risk_service_url: str = "http://127.0.0.1:3004"
@@ -88,8 +86,8 @@ class ServiceSettings(BaseSettings):
         return self.db_schema or self.service_name
 
     def secrets_to_check(self) -> dict[str, str]:
-        """Secrets that must not be placeholders in production; subclasses add theirs."""
-        return {"JWT_SECRET": self.jwt_secret.get_secret_value()}
+        """Secrets that must not be placeholders in production; services name theirs."""
+        return {}
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> ServiceSettings:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -71,16 +73,20 @@ class DatabaseFactory:
 
 
 @pytest.fixture(scope="session")
-def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server_url() -> Iterator[str]:
     given = env_url("TEST_POSTGRES_URL", "POSTGRES_URL")
     if given:
         yield given
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), keep=False)
+    # Not under pytest's basetemp: pytest keeps that 0700, and the embedded server runs as
+    # another system user when we are root, so it needs a directory it can reach.
+    data_dir = Path(tempfile.mkdtemp(prefix="paykit-pg-"))
+    server = EmbeddedPostgres(data_dir, keep=False)
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,213 @@
-"""HTTP routes of the gateway service."""
+"""Public routes: auth, the seed's payment confirm, payments and own accounts.
+
+Every protected route authenticates the bearer token, applies the shared rate limits, and
+acts as the token's customer: a customer can only touch their own accounts and payments."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from paykit.context import IDEMPOTENCY_HEADER
+from paykit.errors import ProblemError
+from paykit.idempotency import validate_key
+
+from . import jwe, usecases
+from .clients import Upstream, passed_headers
+from .domain import Principal
+from .ratelimit import RateLimits, client_ip
+from .schemas import SEED_REQUIRED_FIELDS, LoginRequest, LogoutRequest, RefreshRequest, ReviewRequest
+from .usecases import AuthDeps
 
 router = APIRouter()
+AccountNumber = Annotated[str, Path(min_length=1, max_length=34, pattern=r"^[A-Za-z0-9_-]+$")]
+PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+def auth_deps(request: Request) -> AuthDeps:
+    return request.app.state.auth  # type: ignore[no-any-return]
+
+
+def limits(request: Request) -> RateLimits:
+    return request.app.state.rate_limits  # type: ignore[no-any-return]
+
+
+async def principal(
+    request: Request,
+    deps: Annotated[AuthDeps, Depends(auth_deps)],
+    rate: Annotated[RateLimits, Depends(limits)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> Principal:
+    await rate.hit(request, "ip", client_ip(request))
+    who = await usecases.authenticate(deps, authorization)
+    await rate.hit(request, "user", who.customer_id)
+    return who
+
+
+AuthDep = Annotated[AuthDeps, Depends(auth_deps)]
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def _upstream(request: Request, name: str) -> Upstream:
+    return request.app.state.upstreams[name]  # type: ignore[no-any-return]
+
+
+# ---- auth ----------------------------------------------------------------------------------
+@router.post("/auth/login", summary="Exchange username and password for an access and a refresh token")
+async def login(body: LoginRequest, request: Request, deps: AuthDep) -> dict[str, Any]:
+    rate: RateLimits = request.app.state.rate_limits
+    await rate.hit(request, "login", f"ip:{client_ip(request)}")
+    await rate.hit(request, "login", f"user:{body.username.lower()}")
+    return await usecases.login(deps, body.username, body.password)
+
+
+@router.post("/auth/refresh", summary="Rotate a refresh token for new tokens")
+async def refresh(body: RefreshRequest, request: Request, deps: AuthDep) -> dict[str, Any]:
+    rate: RateLimits = request.app.state.rate_limits
+    await rate.hit(request, "login", f"ip:{client_ip(request)}")
+    return await usecases.refresh(deps, body.refresh_token)
+
+
+@router.post("/auth/logout", status_code=204, summary="Revoke the access token (and refresh token if given)")
+async def logout(who: PrincipalDep, deps: AuthDep, body: LogoutRequest | None = None) -> Response:
+    await usecases.logout(deps, who, body.refresh_token if body else None)
+    return Response(status_code=204)
+
+
+@router.get("/.well-known/jwks.json", summary="Public keys: `sig` verifies our tokens, `enc` encrypts to us")
+async def jwks(request: Request) -> JSONResponse:
+    keys = [
+        request.app.state.auth.signing_key.public_jwk("sig"),
+        request.app.state.encryption_key.public_jwk("enc"),
+    ]
+    return JSONResponse({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})
+
+
+# ---- payments ------------------------------------------------------------------------------
+@router.post(
+    "/payment/confirm", summary="Confirm a payment (the seed's call; a new transaction id creates it)"
+)
+async def confirm(request: Request, who: PrincipalDep) -> Response:
+    return await _payment_post(request, who, "/payment/confirm")
+
+
+@router.post("/payments", summary="Create a payment to confirm later")
+async def create_payment(request: Request, who: PrincipalDep) -> Response:
+    return await _payment_post(request, who, "/payments")
+
+
+async def _payment_post(request: Request, who: Principal, path: str) -> Response:
+    body, reply_key = await _read_body(request)
+    required = SEED_REQUIRED_FIELDS if path == "/payment/confirm" else ("customer_id", "amount")
+    missing = [f for f in required if body.get(f) in (None, "")]
+    if missing:
+        raise ProblemError(
+            400, "MISSING_REQUIRED_FIELDS", f"Missing: {', '.join(missing)}", missing_fields=missing
+        )
+    if body.get("customer_id") != who.customer_id:
+        raise ProblemError(403, "CUSTOMER_MISMATCH", "You can only make payments as yourself")
+    key = validate_key(request.headers.get(IDEMPOTENCY_HEADER))
+    upstream = await _upstream(request, "confirm").forward(
+        "POST", path, customer_id=who.customer_id, json=body, idempotency_key=key
+    )
+    return _relay(upstream, reply_key)
+
+
+@router.get("/payments/{payment_id}", summary="One of your payments (by payment id or transaction id)")
+async def get_payment(payment_id: PaymentId, request: Request, who: PrincipalDep) -> Response:
+    upstream = await _upstream(request, "confirm").forward(
+        "GET", f"/payments/{payment_id}", customer_id=who.customer_id
+    )
+    return _relay(upstream)
+
+
+@router.get("/payments", summary="Your payments, newest first")
+async def list_payments(
+    request: Request, who: PrincipalDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> Response:
+    upstream = await _upstream(request, "confirm").forward(
+        "GET",
+        "/payments",
+        customer_id=who.customer_id,
+        params={"customer_id": who.customer_id, "limit": limit},
+    )
+    return _relay(upstream)
+
+
+@router.post("/operator/payments/{payment_id}/review", summary="Approve or decline a payment under review")
+async def review(payment_id: PaymentId, body: ReviewRequest, request: Request, who: PrincipalDep) -> Response:
+    if "operator" not in who.roles:
+        raise ProblemError(403, "OPERATOR_ROLE_REQUIRED", "Only operators can review payments")
+    key = validate_key(request.headers.get(IDEMPOTENCY_HEADER))
+    upstream = await _upstream(request, "confirm").forward(
+        "POST",
+        f"/payments/{payment_id}/review",
+        customer_id=who.customer_id,
+        json={"decision": body.decision, "reviewer": who.username},
+        idempotency_key=key,
+    )
+    return _relay(upstream)
+
+
+# ---- accounts ------------------------------------------------------------------------------
+@router.get("/accounts/{account_number}", summary="One of your accounts with its balances")
+async def get_account(account_number: AccountNumber, request: Request, who: PrincipalDep) -> Response:
+    upstream = await _own_account(request, who, account_number)
+    return _relay(upstream)
+
+
+@router.get("/accounts/{account_number}/entries", summary="Statement of one of your accounts")
+async def account_entries(
+    account_number: AccountNumber,
+    request: Request,
+    who: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=128)] = None,
+) -> Response:
+    await _own_account(request, who, account_number)
+    params: dict[str, Any] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+    upstream = await _upstream(request, "account").forward(
+        "GET", f"/account/{account_number}/entries", customer_id=who.customer_id, params=params
+    )
+    return _relay(upstream)
+
+
+async def _own_account(request: Request, who: Principal, account_number: str) -> httpx.Response:
+    upstream = await _upstream(request, "account").forward(
+        "GET", f"/account/{account_number}", customer_id=who.customer_id
+    )
+    if upstream.status_code == 200 and upstream.json().get("customer_id") != who.customer_id:
+        raise ProblemError(403, "ACCOUNT_ACCESS_DENIED", "You can only see your own accounts")
+    return upstream
+
+
+# ---- bodies --------------------------------------------------------------------------------
+async def _read_body(request: Request) -> tuple[dict[str, Any], Any]:
+    """The JSON object of the request, decrypted first when it came as a JWE."""
+    raw = await request.body()
+    reply_key = None
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == jwe.JOSE_MEDIA_TYPE or request.headers.get("x-encrypted") == "true":
+        reply_key = jwe.client_key(request.headers.get(jwe.CLIENT_KEY_HEADER))
+        body = jwe.decrypt_body(raw, request.app.state.encryption_key)
+    else:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            raise ProblemError(400, "INVALID_JSON", "The body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ProblemError(400, "INVALID_JSON", "The body must be a JSON object")
+    return body, reply_key
+
+
+def _relay(upstream: httpx.Response, reply_key: Any = None) -> Response:
+    headers = passed_headers(upstream)
+    if reply_key is None:
+        return Response(upstream.content, status_code=upstream.status_code, headers=headers)
+    headers["content-type"] = jwe.JOSE_MEDIA_TYPE
+    return Response(
+        jwe.encrypt_body(upstream.content, reply_key), status_code=upstream.status_code, headers=headers
+    )

@@ -1,16 +1,23 @@
-"""Wiring of the gateway service: settings, lifespan, routes."""
+"""Wiring of the gateway: settings, keys shared by every instance, rate limits, upstreams."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
 from paykit.resources import open_resources
+from pydantic import SecretStr
 
-from . import api
+from . import api, store
+from .clients import Upstream
+from .domain import KeyPair, key_pair_from_pem, new_key_pair
+from .ratelimit import RateLimits, install_headers
+from .usecases import AuthConfig, AuthDeps
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -18,21 +25,88 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
     port: int = 3000
+    jwt_issuer: str = "payment-fleet-gateway"
+    jwt_audience: str = "payment-fleet"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 7 * 24 * 3600
+    # PEM private keys; required in production, made once and shared through the DB in dev.
+    jwt_private_key: SecretStr = SecretStr("")
+    jwe_private_key: SecretStr = SecretStr("")
+    # The seed's variable: here the pepper of stored refresh-token hashes.
+    jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me")
+    rate_limit_login: str = "10/minute"
+    rate_limit_user: str = "120/minute"
+    rate_limit_ip: str = "600/minute"
+    upstream_timeout_s: float = 35.0
+
+    def secrets_to_check(self) -> dict[str, str]:
+        return {
+            "JWT_SECRET": self.jwt_secret.get_secret_value(),
+            "JWT_PRIVATE_KEY": self.jwt_private_key.get_secret_value(),
+            "JWE_PRIVATE_KEY": self.jwe_private_key.get_secret_value(),
+        }
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+async def _key(pool: object, use: str, configured: SecretStr) -> KeyPair:
+    if configured.get_secret_value():
+        return key_pair_from_pem(configured.get_secret_value())
+    candidate = await asyncio.to_thread(new_key_pair)
+    async with pool.acquire() as conn:  # type: ignore[attr-defined]
+        kid, pem = await store.get_or_create_key(conn, use, candidate.kid, candidate.private_pem)
+    return KeyPair(kid=kid, private_pem=pem)
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
     settings = settings or GatewaySettings()
+    transports = transports or {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(app, settings, migrations_dir=MIGRATIONS, use_redis=True):
-            yield
+        async with open_resources(app, settings, migrations_dir=MIGRATIONS, use_redis=True) as resources:
+            pool, redis = resources.require_pool(), resources.require_redis()
+            app.state.auth = AuthDeps(
+                pool=pool,
+                redis=redis,
+                signing_key=await _key(pool, "sig", settings.jwt_private_key),
+                config=AuthConfig(
+                    issuer=settings.jwt_issuer,
+                    audience=settings.jwt_audience,
+                    access_ttl_s=settings.access_token_ttl_s,
+                    refresh_ttl_s=settings.refresh_token_ttl_s,
+                    token_pepper=settings.jwt_secret.get_secret_value().encode(),
+                ),
+            )
+            app.state.encryption_key = await _key(pool, "enc", settings.jwe_private_key)
+            app.state.rate_limits = RateLimits(
+                redis,
+                settings.redis_url,
+                login=settings.rate_limit_login,
+                user=settings.rate_limit_user,
+                ip=settings.rate_limit_ip,
+            )
+            app.state.upstreams = {
+                "confirm": Upstream(
+                    "confirm",
+                    settings.confirm_service_url,
+                    settings.upstream_timeout_s,
+                    transports.get("confirm"),
+                ),
+                "account": Upstream("account", settings.account_service_url, 5.0, transports.get("account")),
+            }
+            try:
+                yield
+            finally:
+                await asyncio.gather(*(u.aclose() for u in app.state.upstreams.values()))
 
     app = create_service_app(
         settings,
         title="API Gateway",
-        description="Public entry point: auth, rate limits, JWE, proxy to confirm.",
+        description="Public entry point: auth, rate limits, JWE, proxy to the payment services.",
         lifespan=lifespan,
     )
+    install_headers(app)
     app.include_router(api.router)
     return app

@@ -1,0 +1,58 @@
+"""The services behind the gateway. Their answers are passed through unchanged (status,
+problem+json body, replay and retry headers); only an unreachable service becomes a 503."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from paykit.context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, USER_HEADER, current_correlation_id
+from paykit.errors import ProblemError
+from paykit.telemetry import inject_headers
+
+PASSED_HEADERS = ("content-type", "idempotent-replayed", "retry-after", "x-correlation-id")
+
+
+class Upstream:
+    def __init__(
+        self, name: str, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None
+    ) -> None:
+        self.name = name
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s, connect=2.0),
+            transport=transport,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def forward(
+        self,
+        method: str,
+        path: str,
+        *,
+        customer_id: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        headers = {USER_HEADER: customer_id, CORRELATION_HEADER: current_correlation_id()}
+        if idempotency_key:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        inject_headers(headers)
+        try:
+            return await self._client.request(method, path, json=json, params=params, headers=headers)
+        except httpx.TimeoutException:
+            raise ProblemError(
+                504, "UPSTREAM_TIMEOUT", f"The {self.name} service did not answer in time"
+            ) from None
+        except httpx.TransportError:
+            raise ProblemError(
+                503, "SERVICE_UNAVAILABLE", f"The {self.name} service is currently unavailable"
+            ) from None
+
+
+def passed_headers(response: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k.lower() in PASSED_HEADERS}

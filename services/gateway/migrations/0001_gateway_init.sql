@@ -1,2 +1,0 @@
--- Schema of the gateway service; business tables arrive with its issue.
-SELECT 1;
