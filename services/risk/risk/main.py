@@ -29,9 +29,11 @@ class RiskSettings(ServiceSettings):
     risk_rules_file: str = ""
     # Short on purpose: a payment waits for these. A call that does not answer in time
     # follows the rules file's failure policy.
-    account_timeout_ms: int = 1_500
-    ofac_timeout_ms: int = 2_000
-    kyc_timeout_ms: int = 1_500
+    account_timeout_ms: int = 1_000
+    ofac_timeout_ms: int = 1_500
+    kyc_timeout_ms: int = 1_000
+    # All checks of one assessment, retries included; under the callers' own timeouts (5 s).
+    checks_deadline_ms: int = 3_000
     # Only the customer lookup (a GET) is retried; the checks are POSTs.
     dependency_retries_max: int = 1
     dependency_breaker_threshold: int = 5
@@ -81,7 +83,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
             clients = build_clients(settings, transports)
-            app.state.risk = RiskService(resources.require_pool(), rules, clients)
+            app.state.risk = RiskService(
+                resources.require_pool(), rules, clients, settings.checks_deadline_ms / 1000
+            )
             try:
                 yield
             finally:

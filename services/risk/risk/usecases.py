@@ -43,6 +43,8 @@ class RiskService:
     pool: asyncpg.Pool
     rules: Rules
     clients: Clients
+    # All dependency checks of one assessment together, whatever each call's own timeout.
+    checks_deadline_s: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,10 @@ class PaymentToAssess:
 
 
 async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + service.checks_deadline_s
     screening, kyc = await asyncio.gather(
-        _screen(service.clients, payment.customer_id), _kyc(service.clients, payment.customer_id)
+        _screen(service.clients, payment.customer_id, deadline),
+        _kyc(service.clients, payment.customer_id, deadline),
     )
     rules = service.rules
     new = store.NewAssessment(
@@ -104,18 +108,20 @@ def _out(row: asyncpg.Record) -> dict[str, Any]:
     return body
 
 
-async def _screen(clients: Clients, customer_id: str) -> domain.Screening:
+async def _screen(clients: Clients, customer_id: str, deadline: float) -> domain.Screening:
     """Customer details from account, then OFAC on their name and country."""
     try:
-        customer = await clients.account.get_customer(customer_id)
-    except ServiceCallError as exc:
+        async with asyncio.timeout_at(deadline):
+            customer = await clients.account.get_customer(customer_id)
+    except (ServiceCallError, TimeoutError) as exc:
         _dependency_failed("account", exc)
         return domain.Screening(customer="UNAVAILABLE")
     if customer is None:
         return domain.Screening(customer="NOT_FOUND")
     try:
-        answer = await clients.ofac.check_sanctions(customer_id, customer.full_name, customer.country)
-    except ServiceCallError as exc:
+        async with asyncio.timeout_at(deadline):
+            answer = await clients.ofac.check_sanctions(customer_id, customer.full_name, customer.country)
+    except (ServiceCallError, TimeoutError) as exc:
         _dependency_failed("ofac", exc)
         return domain.Screening(customer="OK", sanctions="UNAVAILABLE")
     return domain.Screening(
@@ -128,10 +134,11 @@ async def _screen(clients: Clients, customer_id: str) -> domain.Screening:
     )
 
 
-async def _kyc(clients: Clients, customer_id: str) -> domain.Kyc:
+async def _kyc(clients: Clients, customer_id: str, deadline: float) -> domain.Kyc:
     try:
-        answer = await clients.kyc.check_status(customer_id)
-    except ServiceCallError as exc:
+        async with asyncio.timeout_at(deadline):
+            answer = await clients.kyc.check_status(customer_id)
+    except (ServiceCallError, TimeoutError) as exc:
         _dependency_failed("kyc", exc)
         return domain.Kyc(available=False)
     if answer is None:
@@ -146,6 +153,6 @@ async def _kyc(clients: Clients, customer_id: str) -> domain.Kyc:
     )
 
 
-def _dependency_failed(dependency: str, exc: ServiceCallError) -> None:
+def _dependency_failed(dependency: str, exc: Exception) -> None:
     DEPENDENCY_FAILURES.labels(dependency).inc()
-    log.warning("%s check failed: %s", dependency, exc)
+    log.warning("%s check failed: %s", dependency, exc or "assessment deadline passed")

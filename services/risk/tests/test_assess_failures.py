@@ -7,7 +7,9 @@ import asyncio
 
 import asyncpg
 import pytest
+from paykit.testing import running_app
 from prometheus_client import REGISTRY
+from risk.main import create_app
 
 
 @pytest.mark.parametrize("fault", ["down", "timeout", "garbage"])
@@ -173,3 +175,22 @@ async def test_decisions_are_counted_by_outcome(risk, assess) -> None:
     metrics = (await risk.get("/metrics")).text
     assert 'risk_decisions_total{decision="DENY"}' in metrics
     assert 'risk_decisions_total{decision="REVIEW"}' in metrics
+
+
+async def test_slow_checks_are_cut_off_by_the_assessment_deadline(risk_settings, fleet) -> None:
+    async def stall() -> None:
+        await asyncio.sleep(5)
+
+    fleet.before_answer.update(ofac=stall, kyc=stall)
+    settings = risk_settings.model_copy(update={"checks_deadline_ms": 200})
+    body = {"transaction_id": "TXN_SLOW", "customer_id": "cust_001", "amount": "10.00"}
+
+    async with running_app(create_app(settings, transports=fleet.transports())) as client:
+        started = asyncio.get_running_loop().time()
+        response = await client.post("/assess-risk", json=body)
+        elapsed = asyncio.get_running_loop().time() - started
+
+    assert elapsed < 2
+    assert response.json()["decision"] == "REVIEW"
+    reasons = [r["code"] for r in response.json()["reasons"]]
+    assert reasons == ["SANCTIONS_CHECK_UNAVAILABLE", "KYC_CHECK_UNAVAILABLE", "KYC_NOT_VERIFIED"]
