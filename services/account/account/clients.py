@@ -4,6 +4,7 @@ account service only asks the bank what it holds, for reconciliation."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from paykit.http import ServiceClient, ServiceUnavailable
@@ -34,7 +35,7 @@ class PartnerBankClient:
 
     async def balance(self, account_number: str) -> tuple[int, str] | None:
         """(balance_minor, currency) the bank holds for the account; None if it has no such account."""
-        response = await self._http.call("GET", f"/accounts/{account_number}/balance")
+        response = await self._http.call("GET", f"/accounts/{quote(account_number, safe='')}/balance")
         if response.status_code == 404:
             return None
         body = _json(response)

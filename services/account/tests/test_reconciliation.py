@@ -3,6 +3,7 @@ httpx.ASGITransport: both sides start from their dev seeds (the same accounts an
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ class World:
     bank: httpx.AsyncClient
     settings: AccountSettings
     app_state: object
+    bank_transport: httpx.AsyncBaseTransport
 
     async def reconcile(self, now: datetime | None = None) -> list[tuple[str, str | None]] | None:
         breaks = await run_reconciliation(
@@ -76,9 +78,11 @@ async def world(db_url: str, bank_db: str) -> AsyncIterator[World]:
         reconciliation_page_size=2,  # three transfers span two pages
     )
     async with running_app(bank_app) as bank_client:
-        app = create_app(settings, bank_transport=httpx.ASGITransport(app=bank_app))
+        transport = httpx.ASGITransport(app=bank_app)
+        app = create_app(settings, bank_transport=transport)
         async with running_app(app) as client:
-            yield World(Ledger(client, app.state.resources.require_pool()), bank_client, settings, app.state)
+            ledger = Ledger(client, app.state.resources.require_pool())
+            yield World(ledger, bank_client, settings, app.state, transport)
 
 
 async def test_clean_books_report_zero_breaks(world: World) -> None:
@@ -139,3 +143,16 @@ async def test_account_unknown_to_bank_and_bank_down(world: World, db_url: str) 
         # A failed run leaves the last completed report in place.
         report = (await client.get("/reconciliation/report")).json()
         assert [b["kind"] for b in report["breaks"]] == ["ACCOUNT_MISSING_AT_BANK"]
+
+
+async def test_reconciler_runs_in_the_background(world: World) -> None:
+    settings = world.settings.model_copy(update={"reconciliation_interval_s": 0.05})
+    app = create_app(settings, bank_transport=world.bank_transport)
+    async with running_app(app) as client:
+        for _ in range(100):
+            report = await client.get("/reconciliation/report")
+            if report.status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert report.status_code == 200, report.text
+        assert report.json()["open_breaks"] == 0
