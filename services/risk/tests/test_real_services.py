@@ -1,6 +1,7 @@
 """POST /assess-risk against the REAL account and OFAC apps (in-process, through
 httpx.ASGITransport): the customer's name comes from account, OFAC screens it against the
-bundled SDN list. KYC has no routes yet, so it stays the contract stand-in of conftest."""
+bundled SDN list, and KYC answers from its own tier table (that test skips itself while the
+KYC app has no /check-status). Elsewhere KYC is the contract stand-in of conftest."""
 
 from __future__ import annotations
 
@@ -80,3 +81,42 @@ async def test_customer_unknown_to_account_is_denied(real_risk) -> None:
     answer = response.json()
     assert answer["decision"] == "DENY", answer
     assert "CUSTOMER_NOT_FOUND" in [r["code"] for r in answer["reasons"]]
+
+
+@pytest.fixture
+async def risk_with_real_kyc(
+    database_factory: DatabaseFactory, risk_settings: RiskSettings, fleet
+) -> AsyncIterator[httpx.AsyncClient]:
+    from kyc.main import MIGRATIONS as KYC_MIGRATIONS
+    from kyc.main import KycSettings
+    from kyc.main import create_app as create_kyc_app
+
+    kyc_app = create_kyc_app(KycSettings(app_env="test", kyc_outbox_relay=False))
+    if "/check-status" not in kyc_app.openapi()["paths"]:
+        pytest.skip("the KYC service has no /check-status yet")
+    kyc_db = database_factory.create("kyc", KYC_MIGRATIONS)
+    kyc_app = create_kyc_app(KycSettings(app_env="test", postgres_url=kyc_db, kyc_outbox_relay=False))
+    try:
+        async with running_app(kyc_app):
+            transports = {**fleet.transports(), "kyc": httpx.ASGITransport(app=kyc_app)}
+            async with running_app(create_app(risk_settings, transports=transports)) as client:
+                yield client
+    finally:
+        database_factory.drop(kyc_db)
+
+
+async def test_real_kyc_tier_limits_are_enforced(risk_with_real_kyc) -> None:
+    # cust_002 has no KYC record: KYC answers UNVERIFIED on tier 0 with that tier's limits.
+    async def assess(transaction_id: str, amount: str) -> dict:
+        body = {"transaction_id": transaction_id, "customer_id": "cust_002", "amount": amount}
+        response = await risk_with_real_kyc.post("/assess-risk", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    small = await assess("TXN_KYC_REAL_1", "100.00")
+    limits = small["factors"]["kyc_limits"]
+    over = await assess("TXN_KYC_REAL_2", f"{limits['per_payment_minor'] / 100 + 0.01:.2f}")
+
+    assert (small["decision"], small["risk_score"], small["factors"]["kyc_tier"]) == ("ALLOW", 40, 0)
+    assert over["decision"] == "DENY"
+    assert "KYC_LIMIT_EXCEEDED" in [r["code"] for r in over["reasons"]]
