@@ -97,7 +97,7 @@ class ServiceClient:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=1.0),
+                wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
                 # A read timeout is not retried: the server is slow or the outcome is unknown,
                 # and piling on more calls helps neither.
                 retry=retry_if_exception_type(_RETRYABLE_ERRORS),

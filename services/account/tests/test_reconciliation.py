@@ -20,10 +20,6 @@ from prometheus_client import REGISTRY
 
 from .conftest import SEED_DIR, Ledger
 
-# paykit.http calls tenacity's wait_exponential_jitter(initial=...), deprecated in tenacity 9.2;
-# a paykit fix (multiplier=) is requested. Until then only that warning is let through here.
-pytestmark = pytest.mark.filterwarnings("ignore:The 'initial' parameter is deprecated:DeprecationWarning")
-
 
 @dataclass
 class World:

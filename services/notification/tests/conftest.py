@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -13,18 +12,6 @@ import httpx
 import pytest
 from notification.main import MIGRATIONS, NotificationSettings, create_app
 from paykit.testing import DatabaseFactory, running_app
-
-HERE = Path(__file__).resolve().parent
-# paykit.http calls tenacity's wait_exponential_jitter(initial=...), deprecated in tenacity 9.2;
-# to be fixed in paykit (reported), ignored here so it does not fail every call under -W error.
-TENACITY_INITIAL = "ignore:The 'initial' parameter is deprecated:DeprecationWarning"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.filterwarnings(TENACITY_INITIAL))
-
 
 # The account service's GET /customers/{id} as docs/contracts.md describes it.
 CUSTOMERS = {

@@ -113,10 +113,15 @@ async def _verify(redis: Redis, policy: Policy, binding: Binding, otp: Masked) -
         remaining = domain.attempts_remaining(reserved.attempts_used, policy.attempts_max)
         if reserved.status == "not_found":
             remaining = 0
+        if reserved.status in ("locked", "expired"):
+            # A dead challenge must not block the fresh one the payer now needs.
+            await store.release_cooldown(redis, customer, transaction)
         return Verification(Verdict(reserved.status), remaining)
     candidate = domain.code_hash(policy.secret, binding, otp)
     if not domain.matches(reserved.code_hash, candidate):
         remaining = domain.attempts_remaining(reserved.attempts_used, policy.attempts_max)
+        if remaining == 0:
+            await store.release_cooldown(redis, customer, transaction)
         return Verification(Verdict.INVALID, remaining)
     if not await store.consume(redis, customer, transaction, reserved.challenge_id):
         # Used or replaced by a concurrent request between our check and now.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,17 +17,7 @@ from notification.main import create_app as create_notification_app
 from otp.main import OtpSettings, create_app
 from paykit.testing import DatabaseFactory, running_app
 
-HERE = Path(__file__).resolve().parent
-# paykit.http calls tenacity's wait_exponential_jitter(initial=...), deprecated in tenacity 9.2;
-# to be fixed in paykit (reported), ignored here so it does not fail every call under -W error.
-TENACITY_INITIAL = "ignore:The 'initial' parameter is deprecated:DeprecationWarning"
 PHONE = "+1234567890"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.filterwarnings(TENACITY_INITIAL))
 
 
 def account_contract(request: httpx.Request) -> httpx.Response:

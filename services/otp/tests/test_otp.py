@@ -64,6 +64,17 @@ async def test_five_wrong_attempts_burn_the_challenge(fleet: Fleet) -> None:
     assert await verify(fleet, code) == {"valid": False, "reason": "OTP_LOCKED", "attempts_remaining": 0}
 
 
+async def test_a_burned_challenge_can_be_replaced_at_once_despite_the_cooldown(fleet: Fleet) -> None:
+    assert (await generate(fleet)).status_code == 201
+    burned = await fleet.last_code()
+    for _ in range(5):
+        await verify(fleet, wrong(burned))
+    assert (await verify(fleet, burned))["reason"] == "OTP_LOCKED"
+    fresh = await generate(fleet)
+    assert fresh.status_code == 201, "the payer needs a new code now, not after the cooldown"
+    assert await verify(fleet, await fleet.last_code()) == {"valid": True}
+
+
 async def test_the_right_code_on_the_last_attempt_still_works(fleet: Fleet) -> None:
     await generate(fleet)
     code = await fleet.last_code()
