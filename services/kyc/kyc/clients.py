@@ -1,0 +1,54 @@
+"""Typed client of the OFAC service."""
+
+from __future__ import annotations
+
+import httpx
+from paykit.http import ServiceCallError, ServiceClient
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .domain import Screening
+
+
+class _SanctionsMatch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    entity_id: str
+    score: float
+
+
+class _SanctionsAnswer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    is_sanctioned: bool
+    review: bool = False
+    list_version: str | None = None
+    matches: list[_SanctionsMatch] = Field(default_factory=list)
+
+
+class OfacClient(ServiceClient):
+    def __init__(
+        self, base_url: str, *, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        # A POST without an idempotency key: one attempt, bounded by the timeout.
+        super().__init__("ofac", base_url, timeout_s=timeout_s, transport=transport)
+
+    async def screen(self, customer_id: str, name: str, country: str) -> Screening:
+        """The screening of `name`; `available=False` when OFAC cannot answer (fail to review)."""
+        body = {"customer_id": customer_id, "name": name, "country": country}
+        try:
+            response = await self.call("POST", "/check-sanctions", json=body)
+        except ServiceCallError:
+            return Screening(available=False)
+        if response.status_code != 200:
+            return Screening(available=False)
+        try:
+            answer = _SanctionsAnswer.model_validate_json(response.content)
+        except ValidationError:
+            return Screening(available=False)
+        best = answer.matches[0] if answer.matches else None
+        return Screening(
+            available=True,
+            is_sanctioned=answer.is_sanctioned,
+            review=answer.review,
+            list_version=answer.list_version,
+            best_score=best.score if best else None,
+            best_entity_id=best.entity_id if best else None,
+        )

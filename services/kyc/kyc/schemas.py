@@ -1,0 +1,85 @@
+"""Request and response models of the kyc service."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .domain import DocumentType, Status
+
+ID_CHARS_MAX = 64
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CheckStatusRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    customer_id: str = Field(min_length=1, max_length=ID_CHARS_MAX)
+
+
+class Limits(BaseModel):
+    currency: str
+    per_payment_minor: int
+    daily_minor: int
+    per_payment: str = Field(description="decimal string, e.g. 10000.00")
+    daily: str
+
+
+class CheckStatusResponse(BaseModel):
+    customer_id: str
+    verified: bool
+    status: Status
+    tier: int
+    limits: Limits
+
+
+class VerificationRequest(_Strict):
+    full_name: str = Field(min_length=2, max_length=200)
+    date_of_birth: date
+    country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
+    address: str = Field(min_length=5, max_length=500)
+    document_type: DocumentType
+    document_number: str = Field(min_length=1, max_length=40)
+
+
+class ReviewRequest(_Strict):
+    reviewer: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=1000)
+    tier: int | None = Field(default=None, ge=1, le=3, description="approve only; default: at least tier 1")
+
+
+class KycRecord(BaseModel):
+    customer_id: str
+    status: Status
+    verified: bool
+    tier: int
+    limits: Limits
+    reasons: list[str]
+    full_name: str | None
+    date_of_birth: date | None
+    country: str | None
+    document_type: str | None
+    document_last4: str | None
+    verification_id: UUID | None
+    reviewed_by: str | None
+    review_note: str | None
+    version: int
+    updated_at: datetime
+
+
+class Tier(BaseModel):
+    tier: int
+    name: str
+    limits: Limits
+
+
+class TiersResponse(BaseModel):
+    tiers: list[Tier]
+
+
+class ReviewQueueResponse(BaseModel):
+    records: list[KycRecord]

@@ -1,0 +1,155 @@
+"""Every SQL statement of the kyc service."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+_RECORD_COLUMNS = """customer_id, status, tier, full_name, date_of_birth, country, address,
+    document_type, document_last4, reasons, current_verification_id, reviewed_by, review_note,
+    version, created_at, updated_at"""
+
+
+def _record(row: asyncpg.Record | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    record = dict(row)
+    record["reasons"] = json.loads(record["reasons"])
+    return record
+
+
+async def get_record(conn: asyncpg.Connection, customer_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {_RECORD_COLUMNS} FROM kyc_records WHERE customer_id = $1", customer_id
+    )
+    return _record(row)
+
+
+async def lock_or_create_record(conn: asyncpg.Connection, customer_id: str) -> dict[str, Any]:
+    """The customer's record, locked for this transaction; created UNVERIFIED if absent."""
+    await conn.execute(
+        "INSERT INTO kyc_records (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO NOTHING", customer_id
+    )
+    row = await conn.fetchrow(
+        f"SELECT {_RECORD_COLUMNS} FROM kyc_records WHERE customer_id = $1 FOR UPDATE", customer_id
+    )
+    record = _record(row)
+    assert record is not None  # inserted just above, rows are never deleted
+    return record
+
+
+async def lock_record(conn: asyncpg.Connection, customer_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        f"SELECT {_RECORD_COLUMNS} FROM kyc_records WHERE customer_id = $1 FOR UPDATE", customer_id
+    )
+    return _record(row)
+
+
+async def save_submission(
+    conn: asyncpg.Connection,
+    *,
+    customer_id: str,
+    verification_id: uuid.UUID,
+    full_name: str,
+    date_of_birth: date,
+    country: str,
+    address: str,
+    document_type: str,
+    document_last4: str,
+    document_fingerprint: str,
+) -> dict[str, Any]:
+    await conn.execute(
+        "INSERT INTO kyc_verifications (verification_id, customer_id) VALUES ($1, $2)",
+        verification_id,
+        customer_id,
+    )
+    row = await conn.fetchrow(
+        f"""UPDATE kyc_records SET status = 'PENDING', full_name = $2, date_of_birth = $3, country = $4,
+               address = $5, document_type = $6, document_last4 = $7, document_fingerprint = $8,
+               reasons = '[]'::jsonb, current_verification_id = $9, reviewed_by = NULL,
+               review_note = NULL, version = version + 1, updated_at = now()
+           WHERE customer_id = $1 RETURNING {_RECORD_COLUMNS}""",
+        customer_id,
+        full_name,
+        date_of_birth,
+        country,
+        address,
+        document_type,
+        document_last4,
+        document_fingerprint,
+        verification_id,
+    )
+    record = _record(row)
+    assert record is not None
+    return record
+
+
+async def set_status(
+    conn: asyncpg.Connection,
+    customer_id: str,
+    *,
+    status: str,
+    tier: int,
+    reasons: list[str],
+    reviewed_by: str | None = None,
+    review_note: str | None = None,
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        f"""UPDATE kyc_records SET status = $2, tier = $3, reasons = $4::jsonb, reviewed_by = $5,
+               review_note = $6, version = version + 1, updated_at = now()
+           WHERE customer_id = $1 RETURNING {_RECORD_COLUMNS}""",
+        customer_id,
+        status,
+        tier,
+        json.dumps(reasons),
+        reviewed_by,
+        review_note,
+    )
+    record = _record(row)
+    assert record is not None
+    return record
+
+
+async def complete_verification(
+    conn: asyncpg.Connection,
+    verification_id: uuid.UUID,
+    *,
+    outcome: str,
+    reasons: list[str],
+    checks: dict[str, Any],
+) -> None:
+    await conn.execute(
+        """UPDATE kyc_verifications SET completed_at = now(), outcome = $2, reasons = $3::jsonb,
+               checks = $4::jsonb WHERE verification_id = $1""",
+        verification_id,
+        outcome,
+        json.dumps(reasons),
+        json.dumps(checks),
+    )
+
+
+async def get_tier(conn: asyncpg.Connection, tier: int) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT tier, name, currency, per_payment_minor, daily_minor FROM kyc_tiers WHERE tier = $1", tier
+    )
+    return dict(row) if row is not None else None
+
+
+async def list_tiers(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT tier, name, currency, per_payment_minor, daily_minor FROM kyc_tiers ORDER BY tier"
+    )
+    return [dict(r) for r in rows]
+
+
+async def list_by_status(conn: asyncpg.Connection, status: str, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {_RECORD_COLUMNS} FROM kyc_records WHERE status = $1 ORDER BY updated_at LIMIT $2",
+        status,
+        limit,
+    )
+    return [r for r in (_record(row) for row in rows) if r is not None]

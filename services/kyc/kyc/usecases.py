@@ -1,0 +1,210 @@
+"""Use cases of the kyc service: one transaction each, the OFAC call between two of them.
+
+Every status change writes a `kyc.<status>` CloudEvent to the outbox in the same transaction
+(topic `kyc-events`, key customer id) for the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+from paykit import ProblemError
+from paykit.events import add_to_outbox, new_event
+
+from . import store
+from .clients import OfacClient
+from .domain import (
+    VERIFIED_TIER_MIN,
+    Action,
+    Status,
+    TransitionError,
+    age_years,
+    check_transition,
+    decide,
+    document_format_valid,
+    normalize_document_number,
+)
+from .schemas import ReviewRequest, VerificationRequest
+
+TOPIC = "kyc-events"
+SOURCE = "kyc"
+AGE_MAX_YEARS = 130
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    sanctioned_countries: frozenset[str]
+    document_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    record: dict[str, Any]
+    tier: dict[str, Any]
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+async def _emit(conn: asyncpg.Connection, before: dict[str, Any], after: dict[str, Any], actor: str) -> None:
+    data = {
+        "customer_id": after["customer_id"],
+        "status": after["status"],
+        "previous_status": before["status"],
+        "tier": after["tier"],
+        "previous_tier": before["tier"],
+        "reasons": after["reasons"],
+        "verification_id": str(after["current_verification_id"] or "") or None,
+        "actor": actor,
+    }
+    event = new_event(
+        source=SOURCE, type=f"kyc.{after['status'].lower()}", subject=after["customer_id"], data=data
+    )
+    await add_to_outbox(conn, topic=TOPIC, key=after["customer_id"], event=event)
+
+
+async def _with_tier(conn: asyncpg.Connection, record: dict[str, Any]) -> StatusView:
+    tier = await store.get_tier(conn, record["tier"])
+    if tier is None:  # the foreign key makes this impossible
+        raise RuntimeError(f"tier {record['tier']} missing")
+    return StatusView(record, tier)
+
+
+async def check_status(pool: asyncpg.Pool, customer_id: str) -> StatusView:
+    """Any customer has a status: one KYC has never seen is UNVERIFIED on tier 0."""
+    async with pool.acquire() as conn:
+        record = await store.get_record(conn, customer_id)
+        if record is None:
+            record = {"customer_id": customer_id, "status": Status.UNVERIFIED.value, "tier": 0}
+        return await _with_tier(conn, record)
+
+
+async def get_record(pool: asyncpg.Pool, customer_id: str) -> StatusView:
+    async with pool.acquire() as conn:
+        record = await store.get_record(conn, customer_id)
+        if record is None:
+            raise ProblemError(404, "KYC_RECORD_NOT_FOUND", "No KYC record for this customer")
+        return await _with_tier(conn, record)
+
+
+def _check(action: Action, current: str, target: Status) -> None:
+    try:
+        check_transition(action, Status(current), target)
+    except TransitionError as exc:
+        code = "KYC_UNDER_REVIEW" if exc.current is Status.MANUAL_REVIEW else "INVALID_KYC_TRANSITION"
+        raise ProblemError(409, code, str(exc)) from None
+
+
+async def submit_verification(
+    pool: asyncpg.Pool, ofac: OfacClient, policy: Policy, customer_id: str, body: VerificationRequest
+) -> StatusView:
+    today = _today()
+    age = age_years(body.date_of_birth, today)
+    if body.date_of_birth > today or age > AGE_MAX_YEARS:
+        raise ProblemError(422, "INVALID_DATE_OF_BIRTH", "The date of birth is not plausible")
+    number = normalize_document_number(body.document_number)
+    fingerprint = hmac.new(policy.document_key, number.encode(), hashlib.sha256).hexdigest()
+    verification_id = uuid.uuid4()
+
+    # 1. Record the submission (PENDING) before calling out.
+    async with pool.acquire() as conn, conn.transaction():
+        before = await store.lock_or_create_record(conn, customer_id)
+        _check(Action.SUBMIT, before["status"], Status.PENDING)
+        pending = await store.save_submission(
+            conn,
+            customer_id=customer_id,
+            verification_id=verification_id,
+            full_name=body.full_name,
+            date_of_birth=body.date_of_birth,
+            country=body.country.upper(),
+            address=body.address,
+            document_type=body.document_type.value,
+            document_last4=number[-4:],
+            document_fingerprint=fingerprint,
+        )
+        await _emit(conn, before, pending, actor="customer")
+
+    # 2. Screen the name, outside any transaction.
+    screening = await ofac.screen(customer_id, body.full_name, body.country.upper())
+
+    # 3. Conclude, unless a newer submission superseded this one meanwhile.
+    outcome = decide(
+        document_ok=document_format_valid(body.document_type, body.document_number),
+        age=age,
+        country=body.country,
+        sanctioned_countries=policy.sanctioned_countries,
+        screening=screening,
+        current_tier=before["tier"] if before["status"] == Status.VERIFIED else 0,
+    )
+    checks = {
+        "document_format": "ok" if "DOCUMENT_FORMAT_INVALID" not in outcome.reasons else "invalid",
+        "age_years": age,
+        "country": body.country.upper(),
+        "screening": {
+            "available": screening.available,
+            "is_sanctioned": screening.is_sanctioned,
+            "review": screening.review,
+            "list_version": screening.list_version,
+            "best_score": screening.best_score,
+            "best_entity_id": screening.best_entity_id,
+        },
+    }
+    async with pool.acquire() as conn, conn.transaction():
+        current = await store.lock_record(conn, customer_id)
+        if current is None or current["current_verification_id"] != verification_id:
+            raise ProblemError(409, "VERIFICATION_SUPERSEDED", "A newer verification replaced this one")
+        _check(Action.AUTO, current["status"], outcome.status)
+        await store.complete_verification(
+            conn, verification_id, outcome=outcome.status.value, reasons=outcome.reasons, checks=checks
+        )
+        after = await store.set_status(
+            conn, customer_id, status=outcome.status.value, tier=outcome.tier, reasons=outcome.reasons
+        )
+        await _emit(conn, current, after, actor="automatic-checks")
+        return await _with_tier(conn, after)
+
+
+async def review(pool: asyncpg.Pool, customer_id: str, action: Action, body: ReviewRequest) -> StatusView:
+    """A reviewer approves (VERIFIED, on `tier` or at least tier 1) or rejects (tier 0)."""
+    target = Status.VERIFIED if action is Action.APPROVE else Status.REJECTED
+    async with pool.acquire() as conn, conn.transaction():
+        before = await store.lock_record(conn, customer_id)
+        if before is None:
+            raise ProblemError(404, "KYC_RECORD_NOT_FOUND", "No KYC record for this customer")
+        _check(action, before["status"], target)
+        if action is Action.APPROVE and before["status"] == Status.REJECTED and not body.note:
+            raise ProblemError(422, "REVIEW_NOTE_REQUIRED", "Overruling a rejection needs a note")
+        if action is Action.APPROVE:
+            tier = body.tier or max(before["tier"], VERIFIED_TIER_MIN)
+            reasons = ["APPROVED_BY_REVIEWER"]
+        else:
+            tier = 0
+            reasons = ["REJECTED_BY_REVIEWER"]
+        after = await store.set_status(
+            conn,
+            customer_id,
+            status=target.value,
+            tier=tier,
+            reasons=reasons,
+            reviewed_by=body.reviewer,
+            review_note=body.note,
+        )
+        await _emit(conn, before, after, actor=f"reviewer:{body.reviewer}")
+        return await _with_tier(conn, after)
+
+
+async def list_tiers(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        return await store.list_tiers(conn)
+
+
+async def review_queue(pool: asyncpg.Pool, limit: int) -> list[StatusView]:
+    async with pool.acquire() as conn:
+        records = await store.list_by_status(conn, Status.MANUAL_REVIEW.value, limit)
+        return [await _with_tier(conn, r) for r in records]
