@@ -62,7 +62,6 @@ class Fleet:
     keep_data: bool = True
     use_nginx: bool | None = None  # None: when nginx is installed
     extra_env: dict[str, str] = field(default_factory=dict)
-    log_to_files: bool = True
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _stoppers: list[object] = field(default_factory=list)
     postgres_url: str = ""
@@ -164,15 +163,16 @@ class Fleet:
             "--host", "127.0.0.1", "--port", str(spec.port), "--no-access-log",
             "--timeout-graceful-shutdown", "5",
         ]
-        out = open(self.data_dir / "logs" / f"{label}.log", "ab") if self.log_to_files else None  # noqa: SIM115
-        self._processes[label] = subprocess.Popen(
-            cmd,
-            env=self._service_env(spec),
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the runner, which stops children in order
-        )
+        # The child keeps its own copy of the log's descriptor; ours closes right away.
+        with open(self.data_dir / "logs" / f"{label}.log", "ab") as out:
+            self._processes[label] = subprocess.Popen(
+                cmd,
+                env=self._service_env(spec),
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the runner, which stops children in order
+            )
 
     def _wait_healthy(self) -> None:
         pending = {
@@ -207,12 +207,13 @@ class Fleet:
 
         prefix = self.data_dir / "nginx"
         conf = write_config(prefix, gateway_ports, NGINX_HTTP_PORT, NGINX_HTTPS_PORT)
-        self._processes["nginx"] = subprocess.Popen(
-            [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
-            stdout=open(self.data_dir / "logs" / "nginx.log", "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.data_dir / "logs" / "nginx.log", "ab") as out:
+            self._processes["nginx"] = subprocess.Popen(
+                [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 15
         with httpx.Client(timeout=2) as client:
             while True:
