@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,10 +18,6 @@ import pytest
 from paykit.testing import DatabaseFactory, running_app
 from risk.main import MIGRATIONS, RiskSettings, create_app
 
-HERE = Path(__file__).resolve().parent
-# paykit.http calls tenacity's wait_exponential_jitter(initial=...), deprecated in tenacity 9.2;
-# to be fixed in paykit (reported), ignored here so it does not fail every call under -W error.
-TENACITY_INITIAL = "ignore:The 'initial' parameter is deprecated:DeprecationWarning"
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 TIER_3_LIMITS = {"currency": "USD", "per_payment_minor": 5_000_000, "daily_minor": 10_000_000}
 
@@ -114,12 +109,6 @@ class FakeFleet:
         if request.url.path != "/check-status" or customer_id not in self.kyc:
             return _problem(404, "CUSTOMER_NOT_FOUND")
         return httpx.Response(200, json={"customer_id": customer_id, **self.kyc[customer_id]})
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.filterwarnings(TENACITY_INITIAL))
 
 
 @pytest.fixture
