@@ -43,7 +43,7 @@ test-integration: $(STAMP) ## The fleet behind nginx with a real Kafka broker (n
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs/paykit/paykit
+	$(VENV)/bin/mypy libs/paykit/paykit $(foreach s,$(notdir $(wildcard services/*)),services/$(s)/$(s))
 
 .PHONY: check
 check: lint test test-integration ## What CI runs

@@ -159,9 +159,18 @@ class Fleet:
     def _start_service(self, spec: ServiceSpec) -> None:
         label = spec.instance or spec.name
         cmd = [
-            sys.executable, "-m", "uvicorn", f"{spec.package}.main:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(spec.port), "--no-access-log",
-            "--timeout-graceful-shutdown", "5",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"{spec.package}.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(spec.port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
         ]
         # The child keeps its own copy of the log's descriptor; ours closes right away.
         with open(self.data_dir / "logs" / f"{label}.log", "ab") as out:
@@ -175,25 +184,24 @@ class Fleet:
             )
 
     def _wait_healthy(self) -> None:
-        pending = {
-            label: f"http://127.0.0.1:{self._port_of(label)}/ready" for label in self._processes
-        }
+        pending = {label: f"http://127.0.0.1:{self._port_of(label)}/ready" for label in self._processes}
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         with httpx.Client(timeout=2) as client:
             while pending:
                 for label, url in list(pending.items()):
                     process = self._processes[label]
                     if process.poll() is not None:
-                        raise RuntimeError(
-                            f"{label} exited with {process.returncode}; see {self.data_dir / 'logs' / label}.log"
-                        )
+                        log_file = self.data_dir / "logs" / f"{label}.log"
+                        raise RuntimeError(f"{label} exited with {process.returncode}; see {log_file}")
                     try:
                         if client.get(url).status_code == 200:
                             del pending[label]
                     except httpx.HTTPError:
                         pass
                 if pending and time.monotonic() > deadline:
-                    raise RuntimeError(f"not ready after {HEALTH_TIMEOUT_S:.0f}s: {', '.join(sorted(pending))}")
+                    raise RuntimeError(
+                        f"not ready after {HEALTH_TIMEOUT_S:.0f}s: {', '.join(sorted(pending))}"
+                    )
                 time.sleep(0.3)
 
     def _port_of(self, label: str) -> int:

@@ -93,7 +93,9 @@ def write_config(prefix: Path, gateway_ports: tuple[int, ...], http_port: int, h
     for sub in ("tls", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     _self_signed(prefix / "tls")
-    upstreams = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in gateway_ports)
+    upstreams = "\n".join(
+        f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in gateway_ports
+    )
     # Workers drop to an unprivileged user when the master runs as root; ours write temp
     # files under the prefix, so they keep the runner's user.
     user_line = "user root;" if os.geteuid() == 0 else ""

@@ -10,7 +10,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:
-    entries = [REPO, REPO / "libs" / "paykit", *sorted(p for p in (REPO / "services").iterdir() if p.is_dir())]
+    entries = [
+        REPO,
+        REPO / "libs" / "paykit",
+        *sorted(p for p in (REPO / "services").iterdir() if p.is_dir()),
+    ]
     target = Path(site.getsitepackages()[0]) / "payment-fleet.pth"
     target.write_text("".join(f"{p}\n" for p in entries))
     print(f"wrote {target.name} with {len(entries)} paths")

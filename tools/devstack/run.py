@@ -32,7 +32,7 @@ def main() -> int:
     print(f"\n  payment fleet is up: {url}\n")
     print(f"  curl {url}/health")
     print(f"  curl -X POST {url}/auth/login -H 'Content-Type: application/json' \\")
-    print("       -d '{\"username\": \"demo\", \"password\": \"password123\"}'")
+    print('       -d \'{"username": "demo", "password": "password123"}\'')
     print("\n  Ctrl-C stops everything (data is kept; `make reset` wipes it).\n")
     try:
         stop.wait()

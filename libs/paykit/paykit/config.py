@@ -82,7 +82,7 @@ class ServiceSettings(BaseSettings):
         return self.app_env == "production"
 
     @property
-    def schema(self) -> str:
+    def schema_name(self) -> str:
         return self.db_schema or self.service_name
 
     def secrets_to_check(self) -> dict[str, str]:

@@ -26,7 +26,7 @@ def _check_schema_name(schema: str) -> str:
 
 
 async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
-    schema = _check_schema_name(settings.schema)
+    schema = _check_schema_name(settings.schema_name)
     pool = await asyncpg.create_pool(
         dsn=settings.postgres_url,
         min_size=settings.db_pool_min,
@@ -73,9 +73,9 @@ async def prepare_database(
 ) -> asyncpg.Pool:
     """Migrate the service's schema, seed dev data when asked, and open the pool."""
     sources = ([PAYKIT_MIGRATIONS] if with_paykit else []) + [migrations_dir]
-    applied = await asyncio.to_thread(apply_migrations, settings.postgres_url, settings.schema, sources)
+    applied = await asyncio.to_thread(apply_migrations, settings.postgres_url, settings.schema_name, sources)
     if applied:
-        log.info("applied %d migrations to schema %s", applied, settings.schema)
+        log.info("applied %d migrations to schema %s", applied, settings.schema_name)
     pool = await create_pool(settings)
     if settings.dev_seed_file and not settings.is_production:
         await apply_seed(pool, Path(settings.dev_seed_file))
@@ -84,10 +84,11 @@ async def prepare_database(
 
 async def apply_seed(pool: asyncpg.Pool, seed_file: Path) -> None:
     """Dev data, written to be idempotent (ON CONFLICT DO NOTHING), in one transaction."""
-    if not seed_file.is_file():
+    try:
+        sql = await asyncio.to_thread(seed_file.read_text)
+    except FileNotFoundError:
         log.warning("dev seed file %s not found; skipping", seed_file)
         return
-    sql = seed_file.read_text()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(sql)
     log.info("dev seed %s applied", seed_file.name)

@@ -38,10 +38,10 @@ class EmbeddedPostgres:
     """A pgserver cluster in `data_dir`; the superuser URL is `.url` (unix socket)."""
 
     def __init__(self, data_dir: Path, *, keep: bool) -> None:
-        import pgserver
+        from pgserver import get_server  # type: ignore[attr-defined]
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(str(data_dir), cleanup_mode="stop" if keep else "delete")
+        self._server = get_server(str(data_dir), cleanup_mode="stop" if keep else "delete")
         self.url = self._server.get_uri()
 
     def stop(self) -> None:

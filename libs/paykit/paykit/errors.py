@@ -11,6 +11,7 @@ Error tree:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -71,7 +72,7 @@ def problem_response(
     code: str,
     detail: str,
     instance: str = "",
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     return JSONResponse(

@@ -33,7 +33,7 @@ def _admin_execute(url: str, *statements: str) -> None:
 
     with psycopg.connect(url, autocommit=True, connect_timeout=ADMIN_CONNECT_TIMEOUT_S) as conn:
         for statement in statements:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
 
 
 class DatabaseFactory:

@@ -4,19 +4,18 @@ problem+json errors, the body-size limit, correlation ids, production refusing d
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from http import HTTPStatus
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel
-
 from paykit.config import ServiceSettings
 from paykit.errors import ProblemError
 from paykit.resources import open_resources
 from paykit.service import create_service_app
 from paykit.testing import DatabaseFactory, running_app
+from pydantic import BaseModel
 
 
 class Item(BaseModel):
@@ -70,17 +69,29 @@ async def test_errors_are_problem_json_with_stable_codes(
     async with running_app(build_app(settings, migrations)) as client:
         invalid = await client.post("/items", json={"amount_minor": "lots"})
         assert invalid.status_code == 422 and invalid.headers["content-type"] == "application/problem+json"
-        assert invalid.json()["code"] == "VALIDATION_ERROR" and invalid.json()["errors"][0]["field"] == "amount_minor"
-        refused = await client.post("/items", json={"amount_minor": 500}, headers={"X-Correlation-ID": "abc-1"})
+        assert (
+            invalid.json()["code"] == "VALIDATION_ERROR"
+            and invalid.json()["errors"][0]["field"] == "amount_minor"
+        )
+        refused = await client.post(
+            "/items", json={"amount_minor": 500}, headers={"X-Correlation-ID": "abc-1"}
+        )
         assert refused.json() == {
-            "type": "https://errors.payment-fleet.dev/insufficient-funds", "title": HTTPStatus(422).phrase,
-            "status": 422, "code": "INSUFFICIENT_FUNDS", "error": "INSUFFICIENT_FUNDS",
-            "detail": "Not enough money", "instance": "/items", "available_minor": 100,
+            "type": "https://errors.payment-fleet.dev/insufficient-funds",
+            "title": HTTPStatus(422).phrase,
+            "status": 422,
+            "code": "INSUFFICIENT_FUNDS",
+            "error": "INSUFFICIENT_FUNDS",
+            "detail": "Not enough money",
+            "instance": "/items",
+            "available_minor": 100,
         }
         assert refused.headers["x-correlation-id"] == "abc-1"
         missing = await client.get("/nowhere")
         assert missing.status_code == 404 and missing.json()["code"] == "NOT_FOUND"
-        huge = await client.post("/items", content=b"1" * 70_000, headers={"content-type": "application/json"})
+        huge = await client.post(
+            "/items", content=b"1" * 70_000, headers={"content-type": "application/json"}
+        )
         assert huge.status_code == 413 and huge.json()["code"] == "PAYLOAD_TOO_LARGE"
         metrics = (await client.get("/metrics")).text
         assert 'http_requests_total{method="POST",route="/items",service="probe",status="422"}' in metrics
@@ -92,5 +103,7 @@ def test_production_refuses_default_passwords_in_urls() -> None:
         ServiceSettings(app_env="production", postgres_url="postgresql://confirm:payment_pass@db/payment_db")
     with pytest.raises(ValueError, match="refuses default secrets"):
         ServiceSettings(app_env="production", redis_url="redis://:redis_password@redis:6379")
-    ok = ServiceSettings(app_env="production", postgres_url="postgresql://confirm:Zx81-long-random@db/payment_db")
+    ok = ServiceSettings(
+        app_env="production", postgres_url="postgresql://confirm:Zx81-long-random@db/payment_db"
+    )
     assert ok.is_production
