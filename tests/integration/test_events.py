@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 WAIT_S = 20
 
 
-async def _payment_events(bootstrap: str, payment_id: str, expected: int) -> list[tuple[dict[str, Any], dict[str, str]]]:
+async def _payment_events(
+    bootstrap: str, payment_id: str, expected: int
+) -> list[tuple[dict[str, Any], dict[str, str]]]:
     consumer = AIOKafkaConsumer(
         "payment-events",
         bootstrap_servers=bootstrap,
@@ -56,8 +58,13 @@ def test_every_state_change_is_one_cloudevent_in_one_trace(
     gateway: httpx.Client, services: dict[str, httpx.Client], kafka_bootstrap: str
 ) -> None:
     auth = login(gateway, "demo")
-    body = {"transaction_id": new_txn(), "customer_id": "cust_001", "amount": "12.34",
-            "from_account": "ACC001", "to_account": "ACC002"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": "12.34",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
     response = gateway.post("/payment/confirm", json=body, headers={**auth, **new_key()})
     assert response.status_code == 200, response.text
     payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
@@ -70,7 +77,10 @@ def test_every_state_change_is_one_cloudevent_in_one_trace(
     for event, headers in events:
         assert event["specversion"] == "1.0" and event["id"] and event["source"] and event["time"]
         assert event["subject"] == payment["payment_id"]
-        assert event["data"]["amount_minor"] == 1234 and event["data"]["transaction_id"] == body["transaction_id"]
+        assert (
+            event["data"]["amount_minor"] == 1234
+            and event["data"]["transaction_id"] == body["transaction_id"]
+        )
         assert "traceparent" in headers
     trace_ids = {headers["traceparent"].split("-")[1] for _, headers in events}
     assert len(trace_ids) == 1, "one trace spans the HTTP calls and every event of the payment"
@@ -81,8 +91,13 @@ def test_audit_records_every_state_change_and_the_customer_is_notified(
 ) -> None:
     auth = login(gateway, "demo")
     txn = new_txn()
-    body = {"transaction_id": txn, "customer_id": "cust_001", "amount": "1.50",
-            "from_account": "ACC001", "to_account": "ACC002"}
+    body = {
+        "transaction_id": txn,
+        "customer_id": "cust_001",
+        "amount": "1.50",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
     assert gateway.post("/payment/confirm", json=body, headers={**auth, **new_key()}).status_code == 200
     deadline = time.monotonic() + WAIT_S
     entries: list[dict[str, Any]] = []
@@ -92,7 +107,10 @@ def test_audit_records_every_state_change_and_the_customer_is_notified(
             break
         time.sleep(0.3)
     assert [e["event_type"] for e in entries] == [
-        "payment.requires_confirmation", "payment.funds_held", "payment.processing", "payment.completed",
+        "payment.requires_confirmation",
+        "payment.funds_held",
+        "payment.processing",
+        "payment.completed",
     ]
     assert services["audit"].get("/audit/verify").json()["valid"] is True
 

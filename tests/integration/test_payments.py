@@ -15,11 +15,15 @@ pytestmark = pytest.mark.integration
 POLL_TIMEOUT_S = 30
 
 
-def confirm(gateway: httpx.Client, auth: dict[str, str], body: dict[str, Any], key: dict[str, str] | None = None):
+def confirm(
+    gateway: httpx.Client, auth: dict[str, str], body: dict[str, Any], key: dict[str, str] | None = None
+):
     return gateway.post("/payment/confirm", json=body, headers={**auth, **(key or new_key())})
 
 
-def wait_for_state(gateway: httpx.Client, auth: dict[str, str], payment_id: str, states: set[str]) -> dict[str, Any]:
+def wait_for_state(
+    gateway: httpx.Client, auth: dict[str, str], payment_id: str, states: set[str]
+) -> dict[str, Any]:
     deadline = time.monotonic() + POLL_TIMEOUT_S
     while True:
         payment = gateway.get(f"/payments/{payment_id}", headers=auth).json()
@@ -50,13 +54,20 @@ def test_seed_readme_flow_moves_money_once_in_ledger_and_bank(
 ) -> None:
     auth = login(gateway, "demo")
     before = {acc: balances(services, acc) for acc in ("ACC001", "ACC002")}
-    body = {"transaction_id": new_txn(), "customer_id": "cust_001", "amount": 1000.00,
-            "from_account": "ACC001", "to_account": "ACC002"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": 1000.00,
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
     response = confirm(gateway, auth, body)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["status"] == "SUCCESS" and answer["state"] == "COMPLETED"
-    assert answer["transaction_id"] == body["transaction_id"] and answer["reference"] and answer["confirmed_at"]
+    assert (
+        answer["transaction_id"] == body["transaction_id"] and answer["reference"] and answer["confirmed_at"]
+    )
     after = {acc: balances(services, acc) for acc in ("ACC001", "ACC002")}
     for key in ("ledger", "bank", "available"):
         assert after["ACC001"][key] == before["ACC001"][key] - 100_000
@@ -68,8 +79,13 @@ def test_same_key_twenty_times_at_once_makes_one_payment_and_one_debit(
 ) -> None:
     auth = login(gateway, "demo")
     before = balances(services, "ACC001")
-    body = {"transaction_id": new_txn(), "customer_id": "cust_001", "amount": "10.00",
-            "from_account": "ACC001", "to_account": "ACC002"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": "10.00",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
     key = new_key()
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(lambda _: confirm(gateway, auth, body, key), range(20)))
@@ -85,10 +101,17 @@ def test_same_key_twenty_times_at_once_makes_one_payment_and_one_debit(
     assert other_body.status_code == 422 and other_body.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
-def test_a_payment_cannot_be_confirmed_twice(gateway: httpx.Client, services: dict[str, httpx.Client]) -> None:
+def test_a_payment_cannot_be_confirmed_twice(
+    gateway: httpx.Client, services: dict[str, httpx.Client]
+) -> None:
     auth = login(gateway, "demo")
-    body = {"transaction_id": new_txn(), "customer_id": "cust_001", "amount": "5.00",
-            "from_account": "ACC001", "to_account": "ACC002"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": "5.00",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
     assert confirm(gateway, auth, body).status_code == 200
     before = balances(services, "ACC001")
     again = confirm(gateway, auth, body)
@@ -104,8 +127,13 @@ def test_high_amount_needs_an_otp_that_burns_after_five_wrong_codes(
     auth = login(gateway, "jane")  # KYC unverified: 6,000.00 scores 30 + 40 -> CHALLENGE
     phone = services["account"].get("/customers/cust_002").json()["phone"]
     before = balances(services, "ACC002")
-    body = {"transaction_id": new_txn(), "customer_id": "cust_002", "amount": "6000.00",
-            "from_account": "ACC002", "to_account": "ACC001"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_002",
+        "amount": "6000.00",
+        "from_account": "ACC002",
+        "to_account": "ACC001",
+    }
     last_seen = latest_message_id(services, phone)
     first = confirm(gateway, auth, body)
     assert first.status_code == 200 and first.json()["status"] == "OTP_REQUIRED", first.text
@@ -123,8 +151,13 @@ def test_high_amount_needs_an_otp_that_burns_after_five_wrong_codes(
     assert fresh.json()["status"] == "OTP_REQUIRED", fresh.text
     new_code = latest_code(services, phone, after=last_seen)
 
-    other = {"transaction_id": new_txn(), "customer_id": "cust_002", "amount": "7000.00",
-             "from_account": "ACC002", "to_account": "ACC001"}
+    other = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_002",
+        "amount": "7000.00",
+        "from_account": "ACC002",
+        "to_account": "ACC001",
+    }
     assert confirm(gateway, auth, other).json()["status"] == "OTP_REQUIRED"
     cross = confirm(gateway, auth, {**other, "otp": new_code})
     assert cross.status_code == 422, "an OTP of one payment fails on another"
@@ -139,8 +172,13 @@ def test_sanctioned_customer_is_declined_without_otp_or_hold(
 ) -> None:
     auth = login(gateway, "noriega")
     before = balances(services, "ACC003")
-    body = {"transaction_id": new_txn(), "customer_id": "cust_003", "amount": "100.00",
-            "from_account": "ACC003", "to_account": "ACC001"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_003",
+        "amount": "100.00",
+        "from_account": "ACC003",
+        "to_account": "ACC001",
+    }
     response = confirm(gateway, auth, body)
     assert response.status_code == 422 and response.json()["code"] == "PAYMENT_DECLINED", response.text
     payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
@@ -156,8 +194,13 @@ def test_insufficient_funds_is_a_clear_4xx_and_holds_nothing(
     auth = login(gateway, "demo")
     phone = services["account"].get("/customers/cust_001").json()["phone"]
     before = balances(services, "ACC001")
-    body = {"transaction_id": new_txn(), "customer_id": "cust_001", "amount": "20000.00",
-            "from_account": "ACC001", "to_account": "ACC002"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": "20000.00",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
     last_seen = latest_message_id(services, phone)
     challenge = confirm(gateway, auth, body)  # > 10,000.00 scores 50: step-up first
     assert challenge.json()["status"] == "OTP_REQUIRED", challenge.text
@@ -176,8 +219,13 @@ def test_bank_timeout_after_executing_ends_completed_and_debited_once(
         "/admin/faults", json={"mode": "timeout_after_execute", "count": 1, "latency_ms": 4000}
     )
     assert fault.status_code in (200, 201), fault.text
-    body = {"transaction_id": new_txn(), "customer_id": "cust_001", "amount": "25.00",
-            "from_account": "ACC001", "to_account": "ACC002"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": "25.00",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
     response = confirm(gateway, auth, body)
     assert response.status_code == 202 and response.json()["state"] == "PROCESSING", response.text
     final = wait_for_state(gateway, auth, body["transaction_id"], {"COMPLETED", "FAILED"})
@@ -192,8 +240,13 @@ def test_bank_decline_fails_the_payment_and_releases_the_hold(
     auth = login(gateway, "demo")
     before = balances(services, "ACC001")
     services["partner_bank"].post("/admin/faults", json={"mode": "decline", "count": 1})
-    body = {"transaction_id": new_txn(), "customer_id": "cust_001", "amount": "30.00",
-            "from_account": "ACC001", "to_account": "ACC002"}
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": "30.00",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
     response = confirm(gateway, auth, body)
     assert response.status_code == 422 and response.json()["code"] == "PAYMENT_FAILED", response.text
     payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
@@ -208,6 +261,15 @@ def test_customer_sees_only_own_accounts(gateway: httpx.Client) -> None:
     own = gateway.get("/accounts/ACC001", headers=auth)
     assert own.status_code == 200 and own.json()["customer_id"] == "cust_001"
     assert gateway.get("/accounts/ACC002", headers=auth).status_code == 403
-    pay_from_other = confirm(gateway, auth, {"transaction_id": new_txn(), "customer_id": "cust_001",
-                                             "amount": "1.00", "from_account": "ACC002", "to_account": "ACC001"})
+    pay_from_other = confirm(
+        gateway,
+        auth,
+        {
+            "transaction_id": new_txn(),
+            "customer_id": "cust_001",
+            "amount": "1.00",
+            "from_account": "ACC002",
+            "to_account": "ACC001",
+        },
+    )
     assert pay_from_other.status_code == 403

@@ -33,5 +33,7 @@ def test_errors_are_problem_json_without_internals(gateway: httpx.Client) -> Non
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "Traceback" not in response.text
-    too_big = gateway.post("/auth/login", content=b"x" * 100_000, headers={"Content-Type": "application/json"})
+    too_big = gateway.post(
+        "/auth/login", content=b"x" * 100_000, headers={"Content-Type": "application/json"}
+    )
     assert too_big.status_code == 413
