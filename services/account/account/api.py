@@ -162,4 +162,23 @@ async def reserve_funds(body: ReserveFundsIn, request: Request) -> ReserveFundsO
 
 @router.get("/reconciliation/report", response_model=ReconciliationReport)
 async def reconciliation_report(request: Request) -> ReconciliationReport:
+    """The latest completed run; when none has completed yet, one is run now."""
+    pool = _pool(request)
+    if not await reconciliation.has_completed_run(pool):
+        await _reconcile_now(request)
+    return ReconciliationReport(**await reconciliation.latest_report(pool))
+
+
+@router.post("/reconciliation/run", response_model=ReconciliationReport)
+async def reconcile_now(request: Request) -> ReconciliationReport:
+    """Compare our ledger with the bank now, and answer with this run's report."""
+    await _reconcile_now(request)
     return ReconciliationReport(**await reconciliation.latest_report(_pool(request)))
+
+
+async def _reconcile_now(request: Request) -> None:
+    breaks = await reconciliation.run_reconciliation(
+        _pool(request), request.app.state.bank, request.app.state.reconciliation_limits
+    )
+    if breaks is None:
+        raise ProblemError(503, "BANK_UNAVAILABLE", "The partner bank could not be read; no report was made")

@@ -61,6 +61,7 @@ def create_app(
                 transport=bank_transport,
             )
             app.state.bank = bank
+            app.state.reconciliation_limits = settings.reconciliation_limits()
             tasks = []
             if settings.hold_sweep_interval_s > 0:
                 tasks.append(

@@ -90,6 +90,11 @@ async def _bank_snapshot(
     raise ReconciliationIncomplete(f"more than {limits.pages_max} pages of transfers")
 
 
+async def has_completed_run(pool: asyncpg.Pool) -> bool:
+    async with pool.acquire() as conn:
+        return await store.latest_run(conn) is not None
+
+
 async def latest_report(pool: asyncpg.Pool) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         found = await store.latest_run(conn)

@@ -49,7 +49,6 @@ async def test_unknown_ids_are_problems(ledger: Ledger) -> None:
         ("/account/SYS-FUNDING-USD", "ACCOUNT_NOT_FOUND"),
         ("/account/NOPE/entries", "ACCOUNT_NOT_FOUND"),
         ("/holds/nothing", "HOLD_NOT_FOUND"),
-        ("/reconciliation/report", "NO_RECONCILIATION_REPORT"),
     ]:
         response = await ledger.client.get(path)
         assert response.status_code == 404, path

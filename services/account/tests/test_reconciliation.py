@@ -81,6 +81,20 @@ async def world(db_url: str, bank_db: str) -> AsyncIterator[World]:
             yield World(ledger, bank_client, settings, app.state, transport)
 
 
+async def test_the_report_runs_on_demand_when_none_exists(world: World) -> None:
+    first = await world.ledger.client.get("/reconciliation/report")
+    assert first.status_code == 200 and first.json()["open_breaks"] == 0
+    await world.bank.post(  # the bank moves money our ledger never saw
+        "/process-transfer",
+        json={"reference": "ghost-1", "from_account": "ACC001", "to_account": "ACC002", "amount_minor": 700},
+    )
+    run = await world.ledger.client.post("/reconciliation/run")
+    assert run.status_code == 200 and run.json()["run_id"] != first.json()["run_id"]
+    kinds = {b["kind"] for b in run.json()["breaks"]}
+    assert "MISSING_IN_LEDGER" in kinds, kinds
+    assert (await world.ledger.client.get("/reconciliation/report")).json()["run_id"] == run.json()["run_id"]
+
+
 async def test_clean_books_report_zero_breaks(world: World) -> None:
     assert await world.reconcile() == []
     await world.pay("pay-ok-1", "ACC001", "ACC002", 10_000, 10_000)
