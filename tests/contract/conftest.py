@@ -4,12 +4,9 @@ started from Apache Kafka's jars by tools/kafka/broker.py."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from types import ModuleType
 
 import asyncpg
 import pytest
@@ -19,25 +16,6 @@ from paykit.events import KafkaTransport, RedisStreamsTransport, Transport
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA = "contract"
-BROKER_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "kafka" / "broker.py"
-
-
-def _broker_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kafka_broker_tool", BROKER_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    given = os.environ.get("KAFKA_BROKERS")
-    if given:
-        yield given
-        return
-    with _broker_module().KafkaBroker() as broker:
-        yield broker.bootstrap
 
 
 @pytest.fixture

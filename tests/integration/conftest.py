@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from tools.devstack.fleet import Fleet
-from tools.kafka.broker import KafkaBroker
 
 # The confirm service waits 2 s for the bank; the bank's injected slow answers take longer,
 # which makes "timed out after executing" deterministic.
@@ -37,17 +36,7 @@ SERVICE_URLS = {
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    given = os.environ.get("KAFKA_BROKERS")
-    if given:
-        yield given
-        return
-    with KafkaBroker() as broker:
-        yield broker.bootstrap
-
-
-@pytest.fixture(scope="session")
-def fleet_url(kafka_bootstrap: str) -> Iterator[str]:
+def fleet_url(kafka_bootstrap: str, fleet_datastores: dict[str, str]) -> Iterator[str]:
     given = os.environ.get("FLEET_URL")
     if given:
         yield given.rstrip("/")
@@ -59,6 +48,8 @@ def fleet_url(kafka_bootstrap: str) -> Iterator[str]:
         data_dir,
         keep_data=False,
         use_nginx=True,
+        postgres_url=fleet_datastores.get("POSTGRES_URL", ""),
+        redis_url=fleet_datastores.get("REDIS_URL", ""),
         extra_env={
             "KAFKA_BROKERS": kafka_bootstrap,
             "BANK_TIMEOUT_S": BANK_TIMEOUT_S,

@@ -64,9 +64,9 @@ class Fleet:
     extra_env: dict[str, str] = field(default_factory=dict)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _stoppers: list[object] = field(default_factory=list)
-    postgres_url: str = ""
+    postgres_url: str = ""  # a server to use; empty: embedded, in data_dir
     postgres_given: bool = False
-    redis_url: str = ""
+    redis_url: str = ""  # likewise
     gateway_url: str = ""
 
     # ---- start -------------------------------------------------------------------------
@@ -99,18 +99,13 @@ class Fleet:
     def _start_datastores(self) -> None:
         from paykit.embedded import EmbeddedPostgres, EmbeddedRedis, port_open
 
-        given_pg = os.environ.get("POSTGRES_URL")
-        if given_pg:
-            self.postgres_url = given_pg
+        if self.postgres_url:
             self.postgres_given = True
         else:
             pg = EmbeddedPostgres(self.data_dir / "postgres", keep=self.keep_data)
             self._stoppers.append(pg)
             self.postgres_url = pg.url
-        given_redis = os.environ.get("REDIS_URL")
-        if given_redis:
-            self.redis_url = given_redis
-        else:
+        if not self.redis_url:
             port = 6379 if not port_open("127.0.0.1", 6379) else None
             redis = EmbeddedRedis(self.data_dir / "redis", port, keep=self.keep_data)
             self._stoppers.append(redis)

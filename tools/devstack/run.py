@@ -4,6 +4,7 @@ next run (`make reset` wipes it)."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -22,7 +23,13 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
 
-    fleet = Fleet(args.data_dir, keep_data=True, use_nginx=False if args.no_nginx else None)
+    fleet = Fleet(
+        args.data_dir,
+        keep_data=True,
+        use_nginx=False if args.no_nginx else None,
+        postgres_url=os.environ.get("POSTGRES_URL", ""),
+        redis_url=os.environ.get("REDIS_URL", ""),
+    )
     print("starting the payment fleet (first start migrates and seeds; logs in .data/run/logs) ...")
     try:
         url = fleet.start()

@@ -1,0 +1,145 @@
+"""The confirm service with the REAL account and partner-bank apps behind its clients (each
+on its own migrated database with the dev seed) and contract-following stand-ins for risk
+and OTP, whose decisions each test sets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from account.main import MIGRATIONS as ACCOUNT_MIGRATIONS
+from account.main import AccountSettings
+from account.main import create_app as create_account_app
+from confirm.main import MIGRATIONS, ConfirmSettings, create_app
+from partner_bank.main import MIGRATIONS as BANK_MIGRATIONS
+from partner_bank.main import PartnerBankSettings
+from partner_bank.main import create_app as create_bank_app
+from paykit.testing import DatabaseFactory, running_app
+
+SEED_DIR = Path(__file__).resolve().parents[3] / "database" / "seed"
+
+
+@dataclass
+class RiskAndOtp:
+    """Risk answers `decision`; OTP accepts `code` for the payment it was generated for."""
+
+    decision: str = "ALLOW"
+    code: str = "123456"
+    challenged: list[str] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content or b"{}")
+        if request.url.path == "/assess-risk":
+            return httpx.Response(200, json={"decision": self.decision, "risk_score": 0, "reasons": []})
+        if request.url.path == "/generate-otp":
+            self.challenged.append(body["transaction_id"])
+            return httpx.Response(201, json={"success": True, "expires_at": "soon"})
+        if request.url.path == "/verify-otp":
+            ok = body["otp"] == self.code and body["transaction_id"] in self.challenged
+            return httpx.Response(
+                200, json={"valid": ok} if ok else {"valid": False, "reason": "INVALID_OTP"}
+            )
+        return httpx.Response(404)
+
+
+class DeadlineTransport(httpx.AsyncBaseTransport):
+    """An in-process app with a network's deadline: ASGI calls never time out by themselves."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, timeout_s: float) -> None:
+        self.inner = inner
+        self.timeout_s = timeout_s
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await asyncio.wait_for(self.inner.handle_async_request(request), self.timeout_s)
+        except TimeoutError:
+            raise httpx.ReadTimeout("no answer in time", request=request) from None
+
+
+@dataclass
+class World:
+    confirm: httpx.AsyncClient
+    account: httpx.AsyncClient
+    bank: httpx.AsyncClient
+    stand_ins: RiskAndOtp
+    app: Any
+
+    async def balance(self, account: str) -> int:
+        return int((await self.account.get(f"/account/{account}")).json()["balance_minor"])
+
+    async def bank_balance(self, account: str) -> int:
+        return int((await self.bank.get(f"/accounts/{account}/balance")).json()["balance_minor"])
+
+
+@pytest.fixture
+def databases(database_factory: DatabaseFactory) -> Iterator[dict[str, str]]:
+    urls = {
+        "confirm": database_factory.create("confirm", MIGRATIONS),
+        "account": database_factory.create("account", ACCOUNT_MIGRATIONS),
+        "partner_bank": database_factory.create("partner_bank", BANK_MIGRATIONS),
+    }
+    yield urls
+    for url in urls.values():
+        database_factory.drop(url)
+
+
+@pytest.fixture
+async def world(databases: dict[str, str], redis_url: str) -> AsyncIterator[World]:
+    bank_app = create_bank_app(
+        PartnerBankSettings(
+            app_env="test",
+            postgres_url=databases["partner_bank"],
+            dev_seed_file=str(SEED_DIR / "partner_bank.sql"),
+        )
+    )
+    account_app = create_account_app(
+        AccountSettings(
+            app_env="test",
+            postgres_url=databases["account"],
+            dev_seed_file=str(SEED_DIR / "account.sql"),
+            hold_sweep_interval_s=0,
+            reconciliation_interval_s=0,
+        ),
+        bank_transport=httpx.ASGITransport(app=bank_app),
+    )
+    stand_ins = RiskAndOtp()
+    settings = ConfirmSettings(
+        app_env="test",
+        postgres_url=databases["confirm"],
+        redis_url=redis_url,
+        bank_timeout_s=0.5,
+        resolver_interval_s=3600,  # tests drive the resolver by hand
+    )
+    async with running_app(bank_app) as bank, running_app(account_app) as account:
+        app = create_app(
+            settings,
+            transports={
+                "account": httpx.ASGITransport(app=account_app),
+                "partner_bank": DeadlineTransport(httpx.ASGITransport(app=bank_app), settings.bank_timeout_s),
+                "risk": httpx.MockTransport(stand_ins),
+                "otp": httpx.MockTransport(stand_ins),
+            },
+        )
+        async with running_app(app) as confirm:
+            yield World(confirm, account, bank, stand_ins, app)
+
+
+def payment(**overrides: Any) -> dict[str, Any]:
+    return {
+        "transaction_id": "txn_test_1",
+        "customer_id": "cust_001",
+        "amount": "100.00",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+        **overrides,
+    }
+
+
+def headers(key: str, user: str = "cust_001") -> dict[str, str]:
+    return {"Idempotency-Key": key, "X-User-ID": user}

@@ -1,0 +1,146 @@
+"""The confirm flow against the real ledger and bank: money moves once, or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from .conftest import World, headers, payment
+
+
+async def test_allowed_payment_completes_and_moves_money_once(world: World) -> None:
+    response = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["state"], body["amount"], body["amount_minor"]) == (
+        "SUCCESS",
+        "COMPLETED",
+        "100.00",
+        10_000,
+    )
+    assert await world.balance("ACC001") == 1_490_000 and await world.balance("ACC002") == 860_000
+    assert await world.bank_balance("ACC001") == 1_490_000
+    replay = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    assert replay.json() == body and replay.headers["idempotent-replayed"] == "true"
+    again = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k2"))
+    assert again.status_code == 409 and again.json()["code"] == "PAYMENT_ALREADY_CONFIRMED"
+    assert await world.balance("ACC001") == 1_490_000
+
+
+async def test_bad_amounts_are_422_and_create_nothing(world: World) -> None:
+    for amount in ("0", "-5", "1000.505", "abc", None, True, "1e30"):
+        response = await world.confirm.post(
+            "/payment/confirm", json=payment(amount=amount), headers=headers(f"bad-{amount}")
+        )
+        assert response.status_code == 422, amount
+        assert response.headers["content-type"] == "application/problem+json"
+    listed = await world.confirm.get("/payments", params={"customer_id": "cust_001"})
+    assert listed.json()["payments"] == []
+
+
+async def test_paying_from_someone_elses_account_is_refused(world: World) -> None:
+    response = await world.confirm.post(
+        "/payment/confirm", json=payment(from_account="ACC002", to_account="ACC001"), headers=headers("k")
+    )
+    assert response.status_code == 403 and response.json()["code"] == "ACCOUNT_OWNERSHIP_MISMATCH"
+    unknown = await world.confirm.post(
+        "/payment/confirm", json=payment(to_account="NOPE"), headers=headers("k2")
+    )
+    assert unknown.status_code == 404
+
+
+async def test_denied_payment_is_declined_with_no_hold(world: World) -> None:
+    world.stand_ins.decision = "DENY"
+    response = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k"))
+    assert response.status_code == 422 and response.json()["code"] == "PAYMENT_DECLINED"
+    payment_id = response.json()["payment_id"]
+    assert (await world.account.get(f"/holds/{payment_id}")).status_code == 404
+    assert world.stand_ins.challenged == []
+
+
+async def test_challenge_then_otp_completes(world: World) -> None:
+    world.stand_ins.decision = "CHALLENGE"
+    first = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    assert first.json()["status"] == "OTP_REQUIRED" and first.json()["state"] == "REQUIRES_OTP"
+    wrong = await world.confirm.post("/payment/confirm", json=payment(otp="000000"), headers=headers("k2"))
+    assert wrong.status_code == 422 and wrong.json()["code"] == "INVALID_OTP"
+    right = await world.confirm.post("/payment/confirm", json=payment(otp="123456"), headers=headers("k3"))
+    assert right.json()["status"] == "SUCCESS", right.text
+
+
+async def test_review_waits_for_an_operator(world: World) -> None:
+    world.stand_ins.decision = "REVIEW"
+    held = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    assert held.status_code == 202 and held.json()["state"] == "UNDER_REVIEW"
+    payment_id = held.json()["payment_id"]
+    assert await world.balance("ACC001") == 1_500_000, "nothing moves while under review"
+    approved = await world.confirm.post(
+        f"/payments/{payment_id}/review",
+        json={"decision": "approve", "reviewer": "ops"},
+        headers={"Idempotency-Key": "r1"},
+    )
+    assert approved.status_code == 200 and approved.json()["state"] == "COMPLETED", approved.text
+    assert await world.balance("ACC001") == 1_490_000
+
+
+async def test_review_decline(world: World) -> None:
+    world.stand_ins.decision = "REVIEW"
+    held = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    declined = await world.confirm.post(
+        f"/payments/{held.json()['payment_id']}/review",
+        json={"decision": "decline"},
+        headers={"Idempotency-Key": "r"},
+    )
+    assert declined.json()["state"] == "DECLINED"
+    again = await world.confirm.post(
+        f"/payments/{held.json()['payment_id']}/review",
+        json={"decision": "approve"},
+        headers={"Idempotency-Key": "r2"},
+    )
+    assert again.status_code == 409
+
+
+async def test_insufficient_funds_fails_and_holds_nothing(world: World) -> None:
+    response = await world.confirm.post(
+        "/payment/confirm", json=payment(amount="15000.01"), headers=headers("k")
+    )
+    assert response.status_code == 422 and response.json()["code"] == "INSUFFICIENT_FUNDS"
+    account = (await world.account.get("/account/ACC001")).json()
+    assert account["held_minor"] == 0 and account["balance_minor"] == 1_500_000
+    assert response.json()["state"] == "FAILED"
+
+
+async def test_bank_timeout_after_executing_is_resolved_once_by_the_worker(world: World) -> None:
+    fault = {"mode": "timeout_after_execute", "count": 1, "latency_ms": 1500}
+    assert (await world.bank.post("/admin/faults", json=fault)).status_code in (200, 201)
+    response = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k"))
+    assert response.status_code == 202 and response.json()["state"] == "PROCESSING"
+    assert await world.balance("ACC001") == 1_500_000, "held, not yet captured"
+    await asyncio.sleep(1.6)  # past the resolver's minimum age, and the bank's slow answer
+    resolved = await world.app.state.resolver.run_once()
+    assert resolved == 1
+    got = (await world.confirm.get(f"/payments/{response.json()['payment_id']}")).json()
+    assert got["state"] == "COMPLETED"
+    assert await world.balance("ACC001") == 1_490_000 and await world.bank_balance("ACC001") == 1_490_000
+    assert await world.app.state.resolver.run_once() == 0, "nothing left to resolve"
+
+
+async def test_bank_decline_releases_the_hold(world: World) -> None:
+    await world.bank.post("/admin/faults", json={"mode": "decline", "count": 1})
+    response = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k"))
+    assert response.status_code == 422 and response.json()["code"] == "PAYMENT_FAILED"
+    hold = (await world.account.get(f"/holds/{response.json()['payment_id']}")).json()
+    assert hold["status"] == "VOIDED"
+    assert (await world.account.get("/account/ACC001")).json()["available_minor"] == 1_500_000
+
+
+async def test_concurrent_confirms_of_one_payment_move_money_once(world: World) -> None:
+    async def attempt(i: int) -> httpx.Response:
+        return await world.confirm.post("/payment/confirm", json=payment(), headers=headers(f"key-{i}"))
+
+    responses = await asyncio.gather(*(attempt(i) for i in range(10)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(200) == 1, [r.json().get("code") for r in responses]
+    assert set(codes) <= {200, 409}
+    assert await world.balance("ACC001") == 1_490_000
