@@ -60,5 +60,5 @@ def _path_to(target: State) -> list[State]:
         path = frontier.pop(0)
         if path[-1] == target:
             return path[1:]
-        frontier.extend(path + [nxt] for nxt in TRANSITIONS[path[-1]] if nxt not in path)
+        frontier.extend([*path, nxt] for nxt in TRANSITIONS[path[-1]] if nxt not in path)
     raise AssertionError(f"{target} is unreachable")
