@@ -48,6 +48,16 @@ SERVICES = (
 GATEWAY_PORTS = (3000, 3100)
 NGINX_HTTP_PORT = int(os.environ.get("NGINX_HTTP_PORT", "8080"))
 NGINX_HTTPS_PORT = int(os.environ.get("NGINX_HTTPS_PORT", "8443"))
+# The seed's load balancer answers on 80/443; we add those when this user may bind them.
+SEED_HTTP_PORT, SEED_HTTPS_PORT = 80, 443
+
+
+def _with_seed_port(port: int, seed_port: int) -> list[int]:
+    from paykit.embedded import port_open
+
+    if os.geteuid() == 0 and not port_open("127.0.0.1", seed_port):
+        return [seed_port, port]
+    return [port]
 
 
 def _user_url(superuser_url: str, user: str, database: str) -> str:
@@ -87,8 +97,15 @@ class Fleet:
                 self._start_service(ServiceSpec("gateway", port, instance=f"gateway-{index}"))
             self._wait_healthy()
             if nginx:
-                self._start_nginx(nginx, gateways)
-                self.gateway_url = f"http://localhost:{NGINX_HTTP_PORT}"
+                http_ports = _with_seed_port(NGINX_HTTP_PORT, SEED_HTTP_PORT)
+                self._start_nginx(
+                    nginx, gateways, http_ports, _with_seed_port(NGINX_HTTPS_PORT, SEED_HTTPS_PORT)
+                )
+                self.gateway_url = (
+                    "http://localhost"
+                    if SEED_HTTP_PORT in http_ports
+                    else f"http://localhost:{NGINX_HTTP_PORT}"
+                )
             else:
                 self.gateway_url = f"http://localhost:{GATEWAY_PORTS[0]}"
             return self.gateway_url
@@ -205,11 +222,13 @@ class Fleet:
         assert isinstance(args, list)
         return int(args[args.index("--port") + 1])
 
-    def _start_nginx(self, nginx: str, gateway_ports: tuple[int, ...]) -> None:
+    def _start_nginx(
+        self, nginx: str, gateway_ports: tuple[int, ...], http_ports: list[int], https_ports: list[int]
+    ) -> None:
         from tools.devstack.nginx import write_config
 
         prefix = self.data_dir / "nginx"
-        conf = write_config(prefix, gateway_ports, NGINX_HTTP_PORT, NGINX_HTTPS_PORT)
+        conf = write_config(prefix, gateway_ports, http_ports, https_ports)
         with open(self.data_dir / "logs" / "nginx.log", "ab") as out:
             self._processes["nginx"] = subprocess.Popen(
                 [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],

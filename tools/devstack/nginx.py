@@ -35,8 +35,7 @@ http {{
     }}
 
     server {{
-        listen 127.0.0.1:{http_port};
-        listen 127.0.0.1:{https_port} ssl;
+{listens}
         ssl_certificate {prefix}/tls/cert.pem;
         ssl_certificate_key {prefix}/tls/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -89,7 +88,9 @@ def _self_signed(tls_dir: Path) -> None:
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def write_config(prefix: Path, gateway_ports: tuple[int, ...], http_port: int, https_port: int) -> Path:
+def write_config(
+    prefix: Path, gateway_ports: tuple[int, ...], http_ports: list[int], https_ports: list[int]
+) -> Path:
     for sub in ("tls", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     _self_signed(prefix / "tls")
@@ -105,8 +106,10 @@ def write_config(prefix: Path, gateway_ports: tuple[int, ...], http_port: int, h
             user_line=user_line,
             prefix=prefix.resolve(),
             upstreams=upstreams,
-            http_port=http_port,
-            https_port=https_port,
+            listens="\n".join(
+                [f"        listen 127.0.0.1:{port};" for port in http_ports]
+                + [f"        listen 127.0.0.1:{port} ssl;" for port in https_ports]
+            ),
         )
     )
     return conf
