@@ -112,13 +112,20 @@ def test_a_payment_cannot_be_confirmed_twice(
         "from_account": "ACC001",
         "to_account": "ACC002",
     }
-    assert confirm(gateway, auth, body).status_code == 200
+    first = confirm(gateway, auth, body)
+    assert first.status_code == 200
     before = balances(services, "ACC001")
-    again = confirm(gateway, auth, body)
-    assert again.status_code == 409 and again.json()["code"] == "PAYMENT_ALREADY_CONFIRMED"
+    again = confirm(gateway, auth, body)  # a new key: a second confirmation, not a replay
+    assert again.status_code == 200 and again.json()["already_confirmed"] is True
+    assert (again.json()["reference"], again.json()["confirmed_at"]) == (
+        first.json()["reference"],
+        first.json()["confirmed_at"],
+    )
     changed = confirm(gateway, auth, {**body, "amount": "6.00"})
     assert changed.status_code == 422 and changed.json()["code"] == "TRANSACTION_MISMATCH"
     assert balances(services, "ACC001") == before
+    history = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()["history"]
+    assert [h["to"] for h in history].count("COMPLETED") == 1
 
 
 def test_high_amount_needs_an_otp_that_burns_after_five_wrong_codes(

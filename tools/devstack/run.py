@@ -8,12 +8,15 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 from tools.devstack.fleet import REPO, Fleet
 
 
 def main() -> int:
+    # pgserver warns when XDG_RUNTIME_DIR is unset; its fallback is fine for a dev cluster.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=REPO / ".data" / "run")
     parser.add_argument("--no-nginx", action="store_true", help="one gateway on :3000, no load balancer")

@@ -22,7 +22,10 @@ from .events import emit_state_change
 
 log = logging.getLogger("confirm.usecases")
 PAYMENTS = Counter("payments_total", "Payments that entered a state", ["state"])
-HOLD_EXPIRY_S = 7 * 24 * 3600  # longer than any bank outcome can stay unknown
+HOLD_EXPIRY_S = 7 * 24 * 3600
+DECLINED_DETAIL = (
+    "The payment was declined by risk and compliance checks"  # longer than any bank outcome can stay unknown
+)
 
 
 @dataclass
@@ -94,7 +97,7 @@ async def _check_accounts(deps: Deps, terms: Terms) -> None:
 async def confirm_payment(deps: Deps, terms: Terms, otp: str | None) -> Answer:
     payment, _ = await create_payment(deps, terms)
     if payment.state in TERMINAL:
-        raise _not_confirmable(payment)
+        return _final_answer(payment)
     async with _leased(deps, payment.payment_id) as leased:
         return await _advance(deps, leased, otp)
 
@@ -110,7 +113,7 @@ async def _advance(deps: Deps, payment: Payment, otp: str | None) -> Answer:
         return _settled_answer(await settle(deps, payment))
     if payment.state is State.UNDER_REVIEW:
         return confirm_answer(payment)
-    raise _not_confirmable(payment)
+    return _final_answer(payment)
 
 
 async def _assess(deps: Deps, payment: Payment) -> Answer:
@@ -130,6 +133,7 @@ async def _assess(deps: Deps, payment: Payment) -> Answer:
         return await execute(deps, payment)
     if target is State.DECLINED:
         risk_fields["failure_code"] = "RISK_DECLINED"
+        risk_fields["failure_detail"] = DECLINED_DETAIL
     moved = await _move(deps, payment, target, **risk_fields)
     if moved.state is State.DECLINED:
         raise ProblemError(
@@ -335,18 +339,23 @@ async def _leased(deps: Deps, payment_id: str) -> AsyncIterator[Payment]:
             await store.release_lease(conn, payment_id)
 
 
-def _not_confirmable(payment: Payment) -> ProblemError:
-    code = {
-        State.COMPLETED: "PAYMENT_ALREADY_CONFIRMED",
-        State.DECLINED: "PAYMENT_DECLINED",
-        State.FAILED: "PAYMENT_FAILED",
-    }.get(payment.state, "PAYMENT_NOT_CONFIRMABLE")
-    return ProblemError(
-        409,
-        code,
-        f"Payment {payment.terms.transaction_id} is {payment.state.value} and cannot be confirmed again",
-        state=payment.state.value,
-        transaction_id=payment.terms.transaction_id,
-        payment_id=payment.payment_id,
-        reference=payment.payment_id,
-    )
+def _final_answer(payment: Payment) -> Answer:
+    """A finished payment confirmed again is not confirmed twice: the caller learns how it
+    ended (the same SUCCESS, reference and time, or the same refusal) and nothing moves."""
+    if payment.state is State.COMPLETED:
+        return confirm_answer(payment, already_confirmed=True)
+    context = {
+        "state": payment.state.value,
+        "transaction_id": payment.terms.transaction_id,
+        "payment_id": payment.payment_id,
+        "reason": payment.failure_code,
+    }
+    if payment.state is State.DECLINED:
+        raise ProblemError(
+            422,
+            "PAYMENT_DECLINED",
+            payment.failure_detail or "The payment was declined",
+            reasons=payment.risk_reasons,
+            **context,
+        )
+    raise ProblemError(422, "PAYMENT_FAILED", payment.failure_detail or "The payment failed", **context)

@@ -24,8 +24,8 @@ async def test_allowed_payment_completes_and_moves_money_once(world: World) -> N
     replay = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
     assert replay.json() == body and replay.headers["idempotent-replayed"] == "true"
     again = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k2"))
-    assert again.status_code == 409 and again.json()["code"] == "PAYMENT_ALREADY_CONFIRMED"
-    assert await world.balance("ACC001") == 1_490_000
+    assert again.status_code == 200 and again.json() == {**body, "already_confirmed": True}
+    assert await world.balance("ACC001") == 1_490_000, "confirmed once, however often it is tried"
 
 
 async def test_bad_amounts_are_422_and_create_nothing(world: World) -> None:
@@ -55,6 +55,10 @@ async def test_denied_payment_is_declined_with_no_hold(world: World) -> None:
     response = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k"))
     assert response.status_code == 422 and response.json()["code"] == "PAYMENT_DECLINED"
     payment_id = response.json()["payment_id"]
+    world.stand_ins.decision = "ALLOW"  # a declined payment stays declined: risk is not asked again
+    again = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k2"))
+    assert again.status_code == 422 and again.json()["code"] == "PAYMENT_DECLINED"
+    assert again.json()["state"] == "DECLINED"
     assert (await world.account.get(f"/holds/{payment_id}")).status_code == 404
     assert world.stand_ins.challenged == []
 
