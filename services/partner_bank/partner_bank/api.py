@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from paykit import MoneyError, ProblemError
 
 from . import usecases
 from .domain import BankPolicy, make_fault
 from .schemas import (
+    REFERENCE_PATTERN,
     AccountNumber,
     BalanceView,
     CheckBalanceRequest,
@@ -44,11 +45,23 @@ Policy = Annotated[BankPolicy, Depends(_policy)]
 
 
 @router.post("/process-transfer", response_model=TransferView)
-async def process_transfer(body: ProcessTransferRequest, pool: Pool, policy: Policy) -> TransferView:
+async def process_transfer(
+    body: ProcessTransferRequest,
+    pool: Pool,
+    policy: Policy,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+) -> TransferView:
     """Execute a transfer exactly once per `reference`; a repeat answers the first outcome.
     A refusal is a 200 with `success: false` and an `error_code`, as in the seed."""
+    reference = body.reference or idempotency_key
+    if not reference or not REFERENCE_PATTERN.match(reference):
+        raise ProblemError(
+            422,
+            "REFERENCE_REQUIRED",
+            "Give `reference` (or an Idempotency-Key header): a transfer executes once per reference",
+        )
     try:
-        command = body.to_command()
+        command = body.to_command(reference)
     except MoneyError as exc:
         raise ProblemError(422, exc.code, str(exc)) from None
     outcome = await usecases.process_transfer(pool, policy, command)

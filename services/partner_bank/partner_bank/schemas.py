@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -13,16 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from .domain import FAULT_COUNT_MAX, FAULT_LATENCY_MS_MAX, FaultMode, TransferCommand, TransferStatus
 
 AccountNumber = Annotated[str, Field(min_length=1, max_length=34, pattern=r"^[A-Za-z0-9-]+$")]
-Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+REFERENCE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+REFERENCE_PATTERN = re.compile(REFERENCE_REGEX)
+Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=REFERENCE_REGEX)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
 class ProcessTransferRequest(BaseModel):
-    """The seed's body plus `reference`, the caller's idempotency key for this transfer."""
+    """The seed's body plus `reference`, the caller's idempotency key for this transfer
+    (or the `Idempotency-Key` header, for clients that send the seed's body as it was)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    reference: Reference
+    reference: Reference | None = None
     from_account: AccountNumber
     to_account: AccountNumber
     amount: StrictInt | StrictFloat | StrictStr | None = Field(
@@ -32,7 +36,7 @@ class ProcessTransferRequest(BaseModel):
     currency: Currency = "USD"
     routing_number: str | None = Field(None, max_length=34, description="Seed field; informational")
 
-    def to_command(self) -> TransferCommand:
+    def to_command(self, reference: str) -> TransferCommand:
         """The transfer asked for; MoneyError names what is wrong with the amount."""
         if self.amount is None and self.amount_minor is None:
             raise MoneyError("AMOUNT_REQUIRED", "Give `amount` or `amount_minor`")
@@ -49,7 +53,7 @@ class ProcessTransferRequest(BaseModel):
         assert minor is not None
         if self.from_account == self.to_account:
             raise MoneyError("SAME_ACCOUNT", "A transfer needs two different accounts")
-        return TransferCommand(self.reference, self.from_account, self.to_account, minor, self.currency)
+        return TransferCommand(reference, self.from_account, self.to_account, minor, self.currency)
 
 
 class TransferView(BaseModel):

@@ -174,7 +174,7 @@ BAD_BODIES: dict[str, tuple[dict[str, Any], str]] = {
     "disagreeing amounts": (body("bad", "1.00", amount_minor=101), "AMOUNT_MISMATCH"),
     "negative minor": ({**body("bad", None), "amount_minor": -1}, "INVALID_AMOUNT"),
     "same account": ({**body("bad"), "to_account": PAYER}, "SAME_ACCOUNT"),
-    "no reference": ({k: v for k, v in body("bad").items() if k != "reference"}, "VALIDATION_ERROR"),
+    "no reference": ({k: v for k, v in body("bad").items() if k != "reference"}, "REFERENCE_REQUIRED"),
     "reference with spaces": (body("bad ref"), "VALIDATION_ERROR"),
     "empty account": ({**body("bad"), "from_account": ""}, "VALIDATION_ERROR"),
     "lower-case currency": (body("bad", currency="usd"), "VALIDATION_ERROR"),
@@ -193,6 +193,15 @@ async def test_bad_input_is_422_problem_and_changes_nothing(funded: Bank, case: 
     assert response.json()["code"] == code
     assert await funded.all_transfers() == []
     assert await funded.balances(PAYER, PAYEE) == {PAYER: 100_000_00, PAYEE: 5_00}
+
+
+async def test_the_seed_body_with_an_idempotency_key_executes_once(funded: Bank) -> None:
+    seed_body = {"from_account": PAYER, "to_account": PAYEE, "amount": 1000.00, "routing_number": "021000021"}
+    first = await funded.client.post("/process-transfer", json=seed_body, headers={"Idempotency-Key": "seed-1"})
+    again = await funded.client.post("/process-transfer", json=seed_body, headers={"Idempotency-Key": "seed-1"})
+    assert first.json()["status"] == "COMPLETED" and first.json()["reference"] == "seed-1"
+    assert again.json()["reference_number"] == first.json()["reference_number"] and again.json()["replayed"]
+    assert await funded.balances(PAYER, PAYEE) == {PAYER: 100_000_00 - 1000_00, PAYEE: 5_00 + 1000_00}
 
 
 async def test_a_body_that_is_not_json_is_422(funded: Bank) -> None:
