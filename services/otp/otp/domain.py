@@ -39,13 +39,15 @@ REASONS: dict[Verdict, Reason] = {
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """What a code is valid for: one payment of one amount to one payee, for one customer."""
+    """What a code is valid for: one payment of one amount to one payee, for one customer.
+    A client of the seed's API names only customer and transaction; then amount and payee
+    are None at issue and must be None at verification too."""
 
     customer_id: str
     transaction_id: str
-    amount_minor: int
+    amount_minor: int | None
     currency: str
-    payee: str
+    payee: str | None
 
 
 def new_code() -> Masked:

@@ -21,9 +21,10 @@ class _Bound(BaseModel):
 
     customer_id: Identifier
     transaction_id: Identifier
-    amount_minor: AmountMinor
+    # Optional for the seed's body ({customer_id, transaction_id}); the payment flow sends both.
+    amount_minor: AmountMinor | None = None
     currency: str = "USD"
-    payee: Payee
+    payee: Payee | None = None
 
     @field_validator("currency")
     @classmethod

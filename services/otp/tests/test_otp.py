@@ -75,6 +75,17 @@ async def test_a_burned_challenge_can_be_replaced_at_once_despite_the_cooldown(f
     assert await verify(fleet, await fleet.last_code()) == {"valid": True}
 
 
+async def test_the_seeds_body_binds_customer_and_transaction_only(fleet: Fleet) -> None:
+    seed = {"customer_id": payment()["customer_id"], "transaction_id": "txn_seed"}
+    assert (await fleet.otp.post("/generate-otp", json=seed)).status_code == 201
+    code = await fleet.last_code()
+    with_amount = await fleet.otp.post(
+        "/verify-otp", json={**seed, "otp": code, "amount_minor": 100, "payee": "X"}
+    )
+    assert with_amount.json()["valid"] is False, "a code issued without terms does not vouch for any terms"
+    assert (await fleet.otp.post("/verify-otp", json={**seed, "otp": code})).json()["valid"] is True
+
+
 async def test_the_right_code_on_the_last_attempt_still_works(fleet: Fleet) -> None:
     await generate(fleet)
     code = await fleet.last_code()
