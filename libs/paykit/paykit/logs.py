@@ -45,5 +45,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "aiokafka", "kafka"):
+    # uvicorn installs plain-text handlers of its own: route its records through ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    for noisy in ("uvicorn.access", "aiokafka", "kafka", "yoyo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -22,15 +22,22 @@ SENSITIVE_KEYS = frozenset(
         "document_number",
     }
 )
-_ACCOUNT_NUMBER = re.compile(r"\b(ACC)(\d{0,})(\d{3})\b")
+ACCOUNT_KEYS = frozenset({"account_number", "from_account", "to_account", "payee", "account"})
+_ACCOUNT_NUMBER = re.compile(r"\bACC\d*(\d{3})\b")
 _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
 
 
 class Masked(str):
-    """A string that prints as *** in repr and str() of containers; `.reveal()` gives the value."""
+    """A string that prints as *** (repr, str, format, %s); `.reveal()` gives the value."""
 
     def __repr__(self) -> str:
         return f"Masked({_MASK})"
+
+    def __str__(self) -> str:
+        return _MASK
+
+    def __format__(self, spec: str) -> str:
+        return _MASK
 
     def reveal(self) -> str:
         return str.__str__(self)
@@ -44,7 +51,8 @@ def mask_account_number(number: str) -> str:
 
 
 def scrub_text(text: str) -> str:
-    return _BEARER.sub("Bearer ***", text)
+    text = _BEARER.sub("Bearer ***", text)
+    return _ACCOUNT_NUMBER.sub(lambda m: _MASK + m.group(1), text)
 
 
 def scrub(value: Any, depth: int = 0) -> Any:
@@ -62,3 +70,11 @@ def scrub(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return scrub_text(value)
     return value
+
+
+def _scrub_item(key: str, value: Any, depth: int) -> Any:
+    if key in SENSITIVE_KEYS:
+        return _MASK
+    if key in ACCOUNT_KEYS and isinstance(value, str):
+        return mask_account_number(value)
+    return scrub(value, depth + 1)
