@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from paykit.context import correlation_id_var
 from paykit.http import ServiceClient, ServiceTimeout, ServiceUnavailable
 

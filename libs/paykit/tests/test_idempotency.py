@@ -9,7 +9,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
 from paykit.errors import ProblemError
 from paykit.idempotency import IdempotencyStore, fingerprint, respond_idempotently, validate_key
 from paykit.testing import DatabaseFactory

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from paykit.money import AMOUNT_MINOR_MAX, Money, MoneyError, format_minor, parse_amount_minor
 
 
