@@ -197,8 +197,9 @@ async def test_bad_input_is_422_problem_and_changes_nothing(funded: Bank, case: 
 
 async def test_the_seed_body_with_an_idempotency_key_executes_once(funded: Bank) -> None:
     seed_body = {"from_account": PAYER, "to_account": PAYEE, "amount": 1000.00, "routing_number": "021000021"}
-    first = await funded.client.post("/process-transfer", json=seed_body, headers={"Idempotency-Key": "seed-1"})
-    again = await funded.client.post("/process-transfer", json=seed_body, headers={"Idempotency-Key": "seed-1"})
+    key = {"Idempotency-Key": "seed-1"}
+    first = await funded.client.post("/process-transfer", json=seed_body, headers=key)
+    again = await funded.client.post("/process-transfer", json=seed_body, headers=key)
     assert first.json()["status"] == "COMPLETED" and first.json()["reference"] == "seed-1"
     assert again.json()["reference_number"] == first.json()["reference_number"] and again.json()["replayed"]
     assert await funded.balances(PAYER, PAYEE) == {PAYER: 100_000_00 - 1000_00, PAYEE: 5_00 + 1000_00}
