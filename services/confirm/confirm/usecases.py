@@ -344,7 +344,7 @@ def _final_answer(payment: Payment) -> Answer:
     ended (the same SUCCESS, reference and time, or the same refusal) and nothing moves."""
     if payment.state is State.COMPLETED:
         return confirm_answer(payment, already_confirmed=True)
-    context = {
+    context: dict[str, Any] = {
         "state": payment.state.value,
         "transaction_id": payment.terms.transaction_id,
         "payment_id": payment.payment_id,
