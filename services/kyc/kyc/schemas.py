@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from .domain import DocumentType, Status
 
@@ -37,13 +37,47 @@ class CheckStatusResponse(BaseModel):
     limits: Limits
 
 
-class VerificationRequest(_Strict):
-    full_name: str = Field(min_length=2, max_length=200)
+DOCUMENT_TYPE_SYNONYMS = {
+    "DRIVER_LICENSE": "DRIVERS_LICENSE",
+    "DRIVING_LICENSE": "DRIVERS_LICENSE",
+    "DRIVER_LICENCE": "DRIVERS_LICENSE",
+    "DRIVING_LICENCE": "DRIVERS_LICENSE",
+    "ID_CARD": "NATIONAL_ID",
+    "ID": "NATIONAL_ID",
+    "IDENTITY_CARD": "NATIONAL_ID",
+}
+ADDRESS_PARTS_MAX = 10
+
+
+class VerificationRequest(BaseModel):
+    """Unknown fields are ignored; `name` is accepted for `full_name`, document types in any
+    case and common spellings, and an address as text or as an object of parts."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    full_name: str = Field(min_length=2, max_length=200, validation_alias=AliasChoices("full_name", "name"))
     date_of_birth: date
     country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
     address: str = Field(min_length=5, max_length=500)
     document_type: DocumentType
     document_number: str = Field(min_length=1, max_length=40)
+
+    @field_validator("document_type", mode="before")
+    @classmethod
+    def _document_type(cls, value: object) -> object:
+        if isinstance(value, str):
+            key = value.strip().upper().replace(" ", "_").replace("-", "_").replace("'", "")
+            return DOCUMENT_TYPE_SYNONYMS.get(key, key)
+        return value
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _address(cls, value: object) -> object:
+        if isinstance(value, dict) and len(value) <= ADDRESS_PARTS_MAX:
+            return ", ".join(
+                str(part) for part in value.values() if isinstance(part, (str, int)) and part != ""
+            )
+        return value
 
 
 class ReviewRequest(_Strict):
