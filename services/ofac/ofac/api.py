@@ -50,11 +50,14 @@ def _out(m: MatchView) -> MatchOut:
 @router.post("/check-sanctions", response_model=CheckSanctionsResponse, tags=["screening"])
 async def check_sanctions(body: CheckSanctionsRequest, request: Request) -> CheckSanctionsResponse:
     policy: usecases.ScreeningPolicy = request.app.state.policy
-    result = usecases.check_sanctions(_holder(request), policy, customer_id=body.customer_id, name=body.name)
+    name = body.name
+    if not (name and name.strip()) and body.customer_id and body.customer_id not in policy.blocklist:
+        name = (await request.app.state.accounts.customer(body.customer_id)).full_name
+    result = usecases.check_sanctions(_holder(request), policy, customer_id=body.customer_id, name=name)
     d = result.decision
     return CheckSanctionsResponse(
         customer_id=body.customer_id,
-        screened_name=body.name,
+        screened_name=name,
         is_sanctioned=d.is_sanctioned,
         review=d.review,
         list_version=result.list_version,

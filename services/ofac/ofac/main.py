@@ -9,10 +9,12 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
+from paykit.http import ServiceClient
 from paykit.resources import open_resources
 from pydantic import Field, SecretStr
 
 from . import api
+from .clients import AccountClient
 from .domain import Thresholds
 from .lists import ListHolder, SourceLimits
 from .usecases import ScreeningPolicy
@@ -33,6 +35,7 @@ class OfacSettings(ServiceSettings):
     ofac_file_bytes_max: int = 64 * 1024 * 1024
     ofac_admin_token: SecretStr = SecretStr("dev-only-secret-change-me")
     # The seed's internal blocklist of customer ids, kept blocked whatever their name.
+    account_timeout_s: float = 2.0
     ofac_internal_blocklist: list[str] = Field(
         default_factory=lambda: ["BLOCKED_CUSTOMER_001", "SANCTIONED_ENTITY_002"]
     )
@@ -46,9 +49,13 @@ class OfacSettings(ServiceSettings):
 
 
 def create_app(
-    settings: OfacSettings | None = None, *, list_transport: httpx.AsyncBaseTransport | None = None
+    settings: OfacSettings | None = None,
+    *,
+    list_transport: httpx.AsyncBaseTransport | None = None,
+    account_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """`list_transport` lets tests serve a list "URL" from memory."""
+    """`list_transport` lets tests serve a list "URL" from memory; `account_transport` puts
+    the account service (for id-only screenings) behind the client."""
     settings = settings or OfacSettings()
     holder = ListHolder(
         SourceLimits(settings.ofac_download_timeout_s, settings.ofac_file_bytes_max), transport=list_transport
@@ -69,7 +76,17 @@ def create_app(
                 return holder.loaded
 
             app.state.readiness.add("sanctions_list", list_loaded)
-            yield
+            accounts = ServiceClient(
+                "account",
+                settings.account_service_url,
+                timeout_s=settings.account_timeout_s,
+                transport=account_transport,
+            )
+            app.state.accounts = AccountClient(accounts)
+            try:
+                yield
+            finally:
+                await accounts.aclose()
 
     app = create_service_app(
         settings,
