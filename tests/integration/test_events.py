@@ -122,3 +122,25 @@ def test_audit_records_every_state_change_and_the_customer_is_notified(
             break
         time.sleep(0.3)
     assert any(txn in m["body"] and "confirmed" in m["body"] for m in inbox)
+
+
+def test_a_payment_finished_by_the_resolver_stays_in_its_trace(
+    gateway: httpx.Client, services: dict[str, httpx.Client], kafka_bootstrap: str
+) -> None:
+    auth = login(gateway, "demo")
+    services["partner_bank"].post(
+        "/admin/faults", json={"mode": "timeout_after_execute", "count": 1, "latency_ms": 4000}
+    )
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": "2.00",
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
+    first = gateway.post("/payment/confirm", json=body, headers={**auth, **new_key()})
+    assert first.status_code == 202, first.text
+    payment_id = first.json()["payment_id"]
+    events = asyncio.run(_payment_events(kafka_bootstrap, payment_id, 4))
+    assert "payment.completed" in [event["type"] for event, _ in events]
+    assert len({headers["traceparent"].split("-")[1] for _, headers in events}) == 1

@@ -43,12 +43,14 @@ def _payment(row: asyncpg.Record) -> Payment:
     )
 
 
-async def insert_payment(conn: asyncpg.Connection, payment_id: str, terms: Terms) -> Payment | None:
+async def insert_payment(
+    conn: asyncpg.Connection, payment_id: str, terms: Terms, traceparent: str | None
+) -> Payment | None:
     """Create the payment; None when the customer already has one with that transaction id."""
     row = await conn.fetchrow(
         f"""INSERT INTO payments (payment_id, transaction_id, customer_id, amount_minor, currency,
-                                  from_account, to_account)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+                                  from_account, to_account, traceparent)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             ON CONFLICT (customer_id, transaction_id) DO NOTHING
             RETURNING {_COLUMNS}""",
         payment_id,
@@ -58,6 +60,7 @@ async def insert_payment(conn: asyncpg.Connection, payment_id: str, terms: Terms
         terms.currency,
         terms.from_account,
         terms.to_account,
+        traceparent,
     )
     return _payment(row) if row else None
 
@@ -153,9 +156,12 @@ async def set_bank_status(
     )
 
 
-async def unresolved(conn: asyncpg.Connection, older_than_s: float, limit: int) -> list[str]:
+async def unresolved(
+    conn: asyncpg.Connection, older_than_s: float, limit: int
+) -> list[tuple[str, str | None]]:
+    """Payments left FUNDS_HELD/PROCESSING, with the trace each was created in."""
     rows = await conn.fetch(
-        """SELECT payment_id FROM payments
+        """SELECT payment_id, traceparent FROM payments
            WHERE state IN ('FUNDS_HELD', 'PROCESSING')
              AND updated_at < now() - make_interval(secs => $1)
              AND (lease_until IS NULL OR lease_until < now())
@@ -163,7 +169,7 @@ async def unresolved(conn: asyncpg.Connection, older_than_s: float, limit: int) 
         older_than_s,
         limit,
     )
-    return [r["payment_id"] for r in rows]
+    return [(r["payment_id"], r["traceparent"]) for r in rows]
 
 
 async def history(conn: asyncpg.Connection, payment_id: str) -> list[dict[str, Any]]:

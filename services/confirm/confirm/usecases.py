@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from opentelemetry import propagate, trace
 from paykit.errors import ProblemError
 from paykit.http import ServiceCallError
+from paykit.telemetry import current_traceparent
 from prometheus_client import Counter
 
 from . import store
@@ -21,6 +23,7 @@ from .domain import TERMINAL, Payment, State, Terms, confirm_answer, new_payment
 from .events import emit_state_change
 
 log = logging.getLogger("confirm.usecases")
+_tracer = trace.get_tracer("confirm")
 PAYMENTS = Counter("payments_total", "Payments that entered a state", ["state"])
 HOLD_EXPIRY_S = 7 * 24 * 3600
 DECLINED_DETAIL = (
@@ -50,7 +53,7 @@ async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
         return existing, False
     await _check_accounts(deps, terms)
     async with deps.pool.acquire() as conn, conn.transaction():
-        created = await store.insert_payment(conn, new_payment_id(), terms)
+        created = await store.insert_payment(conn, new_payment_id(), terms, current_traceparent())
         if created is not None:
             await emit_state_change(conn, created, None)
             PAYMENTS.labels(created.state.value).inc()
@@ -256,17 +259,21 @@ async def settle(deps: Deps, payment: Payment, *, inquire_first: bool = False) -
 
 
 async def resolve_unresolved(deps: Deps, older_than_s: float, batch_size_max: int) -> int:
-    """The worker's pass: finish payments left FUNDS_HELD/PROCESSING by a timeout or a crash."""
+    """The worker's pass: finish payments left FUNDS_HELD/PROCESSING by a timeout or a crash.
+    Each is finished inside the trace it was created in, so its trace tells the whole story."""
     async with deps.pool.acquire() as conn:
-        ids = await store.unresolved(conn, older_than_s, batch_size_max)
+        found = await store.unresolved(conn, older_than_s, batch_size_max)
     resolved = 0
-    for payment_id in ids:
-        try:
-            async with _leased(deps, payment_id) as payment:
-                after = await settle(deps, payment, inquire_first=True)
-                resolved += after.state in TERMINAL
-        except ProblemError:
-            continue  # someone else holds the lease
+    for payment_id, traceparent in found:
+        parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
+        with _tracer.start_as_current_span("resolve payment", context=parent) as span:
+            span.set_attribute("payment.id", payment_id)
+            try:
+                async with _leased(deps, payment_id) as payment:
+                    after = await settle(deps, payment, inquire_first=True)
+                    resolved += after.state in TERMINAL
+            except ProblemError:
+                continue  # someone else holds the lease
     return resolved
 
 
