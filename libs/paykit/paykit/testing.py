@@ -139,6 +139,19 @@ async def running_app(app: FastAPI, base_url: str = "http://testserver") -> Asyn
             yield client
 
 
+async def assert_operational(app: FastAPI, service: str) -> None:
+    """What every service answers once started: /health names it, /ready is green,
+    /metrics counts requests, and the OpenAPI document describes its routes."""
+    async with running_app(app) as client:
+        health = await client.get("/health")
+        assert health.status_code == 200 and health.json()["service"] == service, health.text
+        ready = await client.get("/ready")
+        assert ready.status_code == 200, ready.text
+        assert "http_requests_total" in (await client.get("/metrics")).text
+        openapi = (await client.get("/openapi.json")).json()
+        assert openapi["info"]["title"] and "/health" in openapi["paths"]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("APP_ENV", "test")
     config.addinivalue_line("markers", "integration: needs the whole fleet, nginx and Kafka")

@@ -4,9 +4,8 @@ Handlers run inside the consumer's transaction."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 import asyncpg
+from paykit.events import CloudEvent
 
 from . import usecases
 from .clients import SearchIndexer
@@ -17,34 +16,17 @@ KYC_EVENTS_TOPIC = "kyc-events"
 CONSUMER_GROUP = "audit"
 
 
-class Event(Protocol):
-    """The part of paykit.events.CloudEvent the handlers read."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def subject(self) -> str | None: ...
-    @property
-    def time(self) -> Any: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
-
-
 class AuditHandlers:
     def __init__(self, indexer: SearchIndexer | None = None) -> None:
         self.indexer = indexer
 
-    async def handle_payment_event(self, conn: asyncpg.Connection, event: Event) -> None:
+    async def handle_payment_event(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         await self._record(conn, PAYMENT_EVENTS_TOPIC, event)
 
-    async def handle_kyc_event(self, conn: asyncpg.Connection, event: Event) -> None:
+    async def handle_kyc_event(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         await self._record(conn, KYC_EVENTS_TOPIC, event)
 
-    async def _record(self, conn: asyncpg.Connection, topic: str, event: Event) -> None:
+    async def _record(self, conn: asyncpg.Connection, topic: str, event: CloudEvent) -> None:
         incoming = IncomingEvent(
             event_id=event.id,
             topic=topic,

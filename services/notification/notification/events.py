@@ -9,10 +9,10 @@ and skip what can never succeed (unknown customer, malformed data).
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
 
 import asyncpg
 from paykit.errors import ProblemError
+from paykit.events import CloudEvent
 
 from . import domain, store, usecases
 from .domain import Notice
@@ -23,26 +23,15 @@ NOTIFICATION_EVENTS_TOPIC = "notification-events"
 CONSUMER_GROUP = "notification-group"
 
 
-class Event(Protocol):
-    """The part of paykit.events.CloudEvent the handlers read."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def data(self) -> Any: ...
-
-
 class NotificationHandlers:
     def __init__(self, deps: usecases.Deps) -> None:
         self.deps = deps
 
-    async def handle_payment_event(self, conn: asyncpg.Connection, event: Event) -> None:
+    async def handle_payment_event(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = event.data if isinstance(event.data, dict) else {}
         await self._notify(conn, event.id, domain.notice_for_payment_event(event.type, data))
 
-    async def handle_notification_event(self, conn: asyncpg.Connection, event: Event) -> None:
+    async def handle_notification_event(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         data = event.data if isinstance(event.data, dict) else {}
         notice = domain.notice_for_notification_event(event.type, data)
         if notice is None:

@@ -4,13 +4,14 @@ as a MockTransport, and the app running in-process."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from notification.main import MIGRATIONS, NotificationSettings, create_app
+from paykit.events import CloudEvent
 from paykit.testing import DatabaseFactory, running_app
 
 # The account service's GET /customers/{id} as docs/contracts.md describes it.
@@ -46,17 +47,15 @@ def account_contract(request: httpx.Request) -> httpx.Response:
     return httpx.Response(404, json={"code": "NOT_FOUND"})
 
 
-@dataclass
-class Event:
-    """A CloudEvent as the handlers read it."""
-
-    id: str
-    type: str
-    data: dict[str, Any]
-    subject: str | None = None
-    source: str = "/confirm"
-    time: str = "2024-01-01T00:00:00+00:00"
-    extra: dict[str, Any] = field(default_factory=dict)
+def make_event(*, id: str, type: str, data: dict[str, Any], subject: str | None = None) -> CloudEvent:
+    return CloudEvent(
+        id=id,
+        source="/services/confirm",
+        type=type,
+        subject=subject,
+        time=datetime(2024, 1, 1, tzinfo=UTC),
+        data=data,
+    )
 
 
 @pytest.fixture

@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncpg
 import httpx
 from notification.events import NotificationHandlers
+from paykit.events import CloudEvent
 
-from .conftest import Event
+from .conftest import make_event
 
 
 def handlers(client: httpx.AsyncClient) -> NotificationHandlers:
     return NotificationHandlers(client.app.state.deps)  # type: ignore[attr-defined]
 
 
-def payment_event(event_id: str, state: str) -> Event:
-    return Event(
+def payment_event(event_id: str, state: str) -> CloudEvent:
+    return make_event(
         id=event_id,
         type=f"payment.{state}",
         subject="pay_1",
@@ -84,7 +85,7 @@ async def test_intermediate_states_and_unknown_customers_send_nothing(
 async def test_seed_notification_events_are_delivered(
     client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    event = Event(
+    event = make_event(
         id="evt-n",
         type="notification.requested",
         data={
