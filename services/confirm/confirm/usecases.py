@@ -142,7 +142,7 @@ async def _assess(deps: Deps, payment: Payment) -> Answer:
         raise ProblemError(
             422,
             "PAYMENT_DECLINED",
-            "The payment was declined by risk and compliance checks",
+            DECLINED_DETAIL,
             state=moved.state.value,
             transaction_id=moved.terms.transaction_id,
             payment_id=moved.payment_id,
