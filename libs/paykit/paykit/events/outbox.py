@@ -37,6 +37,12 @@ LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
 _MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+_PURGE = """
+DELETE FROM outbox WHERE id IN (
+    SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2)
+"""
+PUBLISHED_RETENTION_S = 7 * 24 * 3600
+PURGE_INTERVAL_S = 60.0
 
 
 async def add_to_outbox(conn: asyncpg.Connection, *, topic: str, key: str, event: CloudEvent) -> None:
@@ -57,6 +63,7 @@ class OutboxRelay:
         *,
         batch_size_max: int = 100,
         poll_interval_s: float = 0.2,
+        published_retention_s: float = PUBLISHED_RETENTION_S,
     ) -> None:
         if batch_size_max < 1:
             raise ValueError("batch_size_max must be at least 1")
@@ -64,6 +71,8 @@ class OutboxRelay:
         self._pool = pool
         self._batch_size_max = batch_size_max
         self.poll_interval_s = poll_interval_s
+        self.published_retention_s = published_retention_s
+        self._next_purge = 0.0
 
     async def run_once(self) -> int:
         """Publish up to one batch; returns how many rows were published and marked."""
@@ -80,7 +89,18 @@ class OutboxRelay:
                 published.append(row["id"])
             if published:
                 await conn.execute(_MARK, published)
+        if not rows:
+            await self._purge_when_due()
         return len(published)
+
+    async def _purge_when_due(self) -> None:
+        """When idle, at most once a minute, drop a bounded batch of long-published rows: the
+        outbox is a queue, not an archive (audit keeps the history)."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL_S
+        await self._pool.execute(_PURGE, self.published_retention_s, self._batch_size_max * 10)
 
     async def _publish(self, row: asyncpg.Record) -> None:
         headers: dict[str, str] = json.loads(row["headers"])
