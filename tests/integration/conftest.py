@@ -54,7 +54,6 @@ def fleet_url(kafka_bootstrap: str, fleet_datastores: dict[str, str]) -> Iterato
             "KAFKA_BROKERS": kafka_bootstrap,
             "BANK_TIMEOUT_S": BANK_TIMEOUT_S,
             "RESOLVER_INTERVAL_S": "0.5",
-            "OTP_RESEND_COOLDOWN_S": "1",
             "RATE_LIMIT_USER": "1000/minute",
             "RATE_LIMIT_LOGIN": "1000/minute",
             "RATE_LIMIT_IP": "5000/minute",
