@@ -64,6 +64,9 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.readiness = Readiness()
+    # Reported by /health as the seed's gateway does, without changing its answer: liveness
+    # must not fail because a neighbour is down (that is what /ready is for).
+    app.state.health_dependencies = Readiness()
     app.state.instance = instance
     install_error_handlers(app)
     install_metrics(app, settings.service_name)
@@ -71,13 +74,18 @@ def create_service_app(
     instrument_app(app)
 
     @app.get("/health", tags=["ops"])
-    async def health() -> dict[str, Any]:
-        return {
+    async def health(request: Request) -> dict[str, Any]:
+        answer: dict[str, Any] = {
             "status": "healthy",
             "service": settings.service_name,
             "instance": instance,
             "timestamp": datetime.now(UTC).isoformat(),
         }
+        reported: Readiness = request.app.state.health_dependencies
+        if reported.checks:
+            states = await reported.run()
+            answer["dependencies"] = {n: "healthy" if s == "up" else "unhealthy" for n, s in states.items()}
+        return answer
 
     @app.get("/ready", tags=["ops"])
     async def ready(request: Request) -> Response:

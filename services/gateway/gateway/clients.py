@@ -28,6 +28,12 @@ class Upstream:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def alive(self, timeout_s: float = 2.0) -> bool:
+        try:
+            return (await self._client.get("/health", timeout=timeout_s)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     async def forward(
         self,
         method: str,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from paykit import ServiceSettings, create_service_app
+from paykit import ServiceSettings, create_service_app, kv
 from paykit.resources import open_resources
 from pydantic import SecretStr
 
@@ -56,6 +56,10 @@ async def _key(pool: object, use: str, configured: SecretStr) -> KeyPair:
     return KeyPair(kid=kid, private_pem=pem)
 
 
+async def _answers(app: FastAPI, upstream: str) -> bool:
+    return await app.state.upstreams[upstream].alive()  # type: ignore[no-any-return]
+
+
 def create_app(
     settings: GatewaySettings | None = None,
     transports: dict[str, httpx.AsyncBaseTransport] | None = None,
@@ -87,6 +91,8 @@ def create_app(
                 user=settings.rate_limit_user,
                 ip=settings.rate_limit_ip,
             )
+            app.state.health_dependencies.add("redis", lambda: kv.ping(redis))
+            app.state.health_dependencies.add("confirm_service", lambda: _answers(app, "confirm"))
             app.state.upstreams = {
                 "confirm": Upstream(
                     "confirm",

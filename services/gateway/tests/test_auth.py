@@ -180,3 +180,9 @@ async def test_encrypted_request_gets_an_encrypted_answer(
         },
     )
     assert tampered.status_code == 400 and tampered.json()["code"] == "DECRYPTION_FAILED"
+
+
+async def test_health_names_the_instance_and_reports_dependencies(client: httpx.AsyncClient) -> None:
+    health = (await client.get("/health")).json()
+    assert health["status"] == "healthy" and health["instance"]
+    assert health["dependencies"] == {"redis": "healthy", "confirm_service": "healthy"}
