@@ -17,25 +17,12 @@ class BankAnswerError(ServiceUnavailable):
     """The bank answered something that does not follow its contract."""
 
 
-class PartnerBankClient:
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout_s: float,
-        retries_max: int,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._http = ServiceClient(
-            "partner_bank", base_url, timeout_s=timeout_s, retries_max=retries_max, transport=transport
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
+class PartnerBankClient(ServiceClient):
+    """The partner bank as reconciliation reads it (a ServiceClient named "partner_bank")."""
 
     async def balance(self, account_number: str) -> tuple[int, str] | None:
         """(balance_minor, currency) the bank holds for the account; None if it has no such account."""
-        response = await self._http.call("GET", f"/accounts/{quote(account_number, safe='')}/balance")
+        response = await self.call("GET", f"/accounts/{quote(account_number, safe='')}/balance")
         if response.status_code == 404:
             return None
         body = _json(response)
@@ -46,7 +33,7 @@ class PartnerBankClient:
         params: dict[str, Any] = {"limit": limit}
         if after_id is not None:
             params["after_id"] = after_id
-        response = await self._http.call("GET", "/transfers", params=params)
+        response = await self.call("GET", "/transfers", params=params)
         body = _json(response)
         raw = body.get("transfers")
         if not isinstance(raw, list):

@@ -55,6 +55,7 @@ def create_app(
         async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
             pool = resources.require_pool()
             bank = PartnerBankClient(
+                "partner_bank",
                 settings.partner_bank_api_url,
                 timeout_s=settings.partner_bank_timeout_s,
                 retries_max=settings.partner_bank_retries_max,

@@ -4,33 +4,19 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
 from paykit.errors import ProblemError
 from paykit.http import ServiceCallError, ServiceClient
 
 from .domain import Contact
 
 
-class AccountClient:
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout_s: float,
-        retries_max: int,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._client = ServiceClient(
-            "account", base_url, timeout_s=timeout_s, retries_max=retries_max, transport=transport
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+class AccountClient(ServiceClient):
+    """Contacts from the account service (a ServiceClient named "account")."""
 
     async def get_contact(self, customer_id: str) -> Contact:
         """GET /customers/{id}; 404 CUSTOMER_NOT_FOUND, 503 when the account service is down."""
         try:
-            response = await self._client.call("GET", f"/customers/{quote(customer_id, safe='')}")
+            response = await self.call("GET", f"/customers/{quote(customer_id, safe='')}")
         except ServiceCallError:
             raise ProblemError(
                 503, "ACCOUNT_SERVICE_UNAVAILABLE", "Contact details are unavailable; try again"

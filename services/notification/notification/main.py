@@ -131,6 +131,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         account = AccountClient(
+            "account",
             settings.account_service_url,
             timeout_s=settings.account_timeout_s,
             retries_max=settings.http_retries_max,

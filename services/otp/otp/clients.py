@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 from paykit.errors import ProblemError
 from paykit.http import ServiceCallError, ServiceClient
 from paykit.masking import Masked
 
 
-class NotificationClient:
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout_s: float,
-        retries_max: int,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._client = ServiceClient(
-            "notification", base_url, timeout_s=timeout_s, retries_max=retries_max, transport=transport
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+class NotificationClient(ServiceClient):
+    """The notification service, for delivering codes (a ServiceClient named "notification")."""
 
     async def send_otp(self, customer_id: str, transaction_id: str, code: Masked, expires_in_s: int) -> None:
         """Deliver the code by SMS; raises ProblemError when it did not go out."""
@@ -33,7 +19,7 @@ class NotificationClient:
             "data": {"otp": code.reveal(), "transaction_id": transaction_id, "expires_in_s": expires_in_s},
         }
         try:
-            response = await self._client.call("POST", "/send-notification", json=body)
+            response = await self.call("POST", "/send-notification", json=body)
         except ServiceCallError:
             raise ProblemError(
                 503, "OTP_DELIVERY_FAILED", "The code could not be delivered; try again"

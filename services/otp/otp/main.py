@@ -51,6 +51,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         notifications = NotificationClient(
+            "notification",
             settings.notification_service_url,
             timeout_s=settings.notification_timeout_s,
             retries_max=settings.http_retries_max,
