@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
-from paykit.events import EventConsumer, Transport, run_in_background, transport_from_settings
+from paykit.events import Transport, consumers_from_settings, run_in_background, transport_from_settings
 from paykit.events.runner import Worker
 from paykit.resources import open_resources
 from pydantic import Field
@@ -40,23 +40,11 @@ class AuditSettings(ServiceSettings):
 def _consumers(
     settings: AuditSettings, handlers: AuditHandlers, pool: asyncpg.Pool, transport: Transport
 ) -> list[Worker]:
-    topics = (
-        (PAYMENT_EVENTS_TOPIC, handlers.handle_payment_event),
-        (KYC_EVENTS_TOPIC, handlers.handle_kyc_event),
-    )
-    return [
-        EventConsumer(
-            pool,
-            transport,
-            topic=topic,
-            group=CONSUMER_GROUP,
-            handler=handler,
-            attempts_max=settings.events_attempts_max,
-            batch_size_max=settings.events_batch_size_max,
-            poll_interval_s=settings.events_poll_interval_ms / 1000,
-        )
-        for topic, handler in topics
-    ]
+    topics = {
+        PAYMENT_EVENTS_TOPIC: handlers.handle_payment_event,
+        KYC_EVENTS_TOPIC: handlers.handle_kyc_event,
+    }
+    return list(consumers_from_settings(pool, transport, settings, group=CONSUMER_GROUP, handlers=topics))
 
 
 def create_app(settings: AuditSettings | None = None) -> FastAPI:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
-from paykit.events import EventConsumer, Transport, run_in_background, transport_from_settings
+from paykit.events import Transport, consumers_from_settings, run_in_background, transport_from_settings
 from paykit.events.runner import Worker
 from paykit.resources import open_resources
 from pydantic import Field, SecretStr
@@ -100,23 +100,13 @@ def build_channels(
 
 def _consumers(settings: NotificationSettings, deps: Deps, transport: Transport) -> list[Worker]:
     handlers = NotificationHandlers(deps)
-    topics = (
-        (PAYMENT_EVENTS_TOPIC, handlers.handle_payment_event),
-        (NOTIFICATION_EVENTS_TOPIC, handlers.handle_notification_event),
+    topics = {
+        PAYMENT_EVENTS_TOPIC: handlers.handle_payment_event,
+        NOTIFICATION_EVENTS_TOPIC: handlers.handle_notification_event,
+    }
+    return list(
+        consumers_from_settings(deps.pool, transport, settings, group=CONSUMER_GROUP, handlers=topics)
     )
-    return [
-        EventConsumer(
-            deps.pool,
-            transport,
-            topic=topic,
-            group=CONSUMER_GROUP,
-            handler=handler,
-            attempts_max=settings.events_attempts_max,
-            batch_size_max=settings.events_batch_size_max,
-            poll_interval_s=settings.events_poll_interval_ms / 1000,
-        )
-        for topic, handler in topics
-    ]
 
 
 def create_app(

@@ -21,7 +21,7 @@ from .envelope import CloudEvent, EnvelopeError, new_event
 from .kafka import KafkaTransport
 from .outbox import OutboxRelay, add_to_outbox
 from .redis_streams import RedisStreamsTransport
-from .runner import run_in_background, transport_from_settings
+from .runner import consumers_from_settings, run_in_background, transport_from_settings
 from .transport import Delivery, Transport, TransportError, dead_letter_topic
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "add_to_outbox",
+    "consumers_from_settings",
     "dead_letter_topic",
     "new_event",
     "run_in_background",

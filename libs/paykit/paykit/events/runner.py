@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
+import asyncpg
 from fastapi import FastAPI
 
 from ..config import ServiceSettings
+from .consumer import EventConsumer, Handler
 from .kafka import KafkaTransport
 from .redis_streams import RedisStreamsTransport
 from .transport import Transport
@@ -69,3 +71,27 @@ async def run_in_background(
             for result in results:
                 if isinstance(result, Exception):
                     log.error("background worker ended with %r", result)
+
+
+def consumers_from_settings(
+    pool: asyncpg.Pool,
+    transport: Transport,
+    settings: ServiceSettings,
+    *,
+    group: str,
+    handlers: Mapping[str, Handler],
+) -> list[EventConsumer]:
+    """One consumer per topic for `group`, with the service's event limits."""
+    return [
+        EventConsumer(
+            pool,
+            transport,
+            topic=topic,
+            group=group,
+            handler=handler,
+            attempts_max=settings.events_attempts_max,
+            batch_size_max=settings.events_batch_size_max,
+            poll_interval_s=settings.events_poll_interval_ms / 1000,
+        )
+        for topic, handler in handlers.items()
+    ]
