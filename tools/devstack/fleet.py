@@ -231,7 +231,18 @@ class Fleet:
         conf = write_config(prefix, gateway_ports, http_ports, https_ports)
         with open(self.data_dir / "logs" / "nginx.log", "ab") as out:
             self._processes["nginx"] = subprocess.Popen(
-                [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
+                # -e: the startup error log too, so a non-root user never needs /var/log/nginx.
+                [
+                    nginx,
+                    "-p",
+                    str(prefix),
+                    "-e",
+                    str(prefix / "error.log"),
+                    "-c",
+                    str(conf),
+                    "-g",
+                    "daemon off;",
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
