@@ -50,5 +50,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    for noisy in ("uvicorn.access", "aiokafka", "kafka", "yoyo"):
+    for noisy in ("uvicorn.access", "aiokafka", "kafka", "yoyo", "httpx", "httpcore", "pgserver"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
