@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app, kv
@@ -47,12 +48,16 @@ class GatewaySettings(ServiceSettings):
         }
 
 
-async def _key(pool: object, use: str, configured: SecretStr) -> KeyPair:
+async def _key(pool: asyncpg.Pool, use: str, configured: SecretStr) -> KeyPair:
     if configured.get_secret_value():
         return key_pair_from_pem(configured.get_secret_value())
-    candidate = await asyncio.to_thread(new_key_pair)
-    async with pool.acquire() as conn:  # type: ignore[attr-defined]
-        kid, pem = await store.get_or_create_key(conn, use, candidate.kid, candidate.private_pem)
+    async with pool.acquire() as conn:
+        stored = await store.get_key(conn, use)
+    if stored is None:  # first start: make one; a racing instance's candidate may win instead
+        candidate = await asyncio.to_thread(new_key_pair)
+        async with pool.acquire() as conn:
+            stored = await store.get_or_create_key(conn, use, candidate.kid, candidate.private_pem)
+    kid, pem = stored
     return KeyPair(kid=kid, private_pem=pem)
 
 

@@ -28,6 +28,11 @@ async def update_password_hash(conn: asyncpg.Connection, username: str, password
     await conn.execute("UPDATE users SET password_hash = $2 WHERE username = $1", username, password_hash)
 
 
+async def get_key(conn: asyncpg.Connection, use: str) -> tuple[str, str] | None:
+    row = await conn.fetchrow("SELECT kid, private_pem FROM gateway_keys WHERE use = $1", use)
+    return (row["kid"], row["private_pem"]) if row else None
+
+
 async def get_or_create_key(
     conn: asyncpg.Connection, use: str, kid: str, private_pem: str
 ) -> tuple[str, str]:
