@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -120,7 +120,3 @@ def _install_request_context(app: FastAPI, body_bytes_max: int) -> None:
             correlation_id_var.reset(token)
         response.headers[CORRELATION_HEADER] = correlation
         return response
-
-
-async def lifespan_noop(app: FastAPI) -> AsyncIterator[None]:
-    yield
