@@ -138,6 +138,11 @@ async def list_payments(
     return {"payments": [payment_view(p) for p in payments]}
 
 
+@router.get("/review-queue", summary="Payments UNDER_REVIEW, oldest first (for operators)")
+async def review_queue(deps: DepsDep, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
+    return {"payments": [payment_view(p) for p in await usecases.review_queue(deps, limit)]}
+
+
 async def _parse(request: Request, model: type[BodyT]) -> BodyT:
     try:
         raw = await request.json()

@@ -190,3 +190,10 @@ async def list_for_customer(conn: asyncpg.Connection, customer_id: str, limit: i
         limit,
     )
     return [_payment(r) for r in rows]
+
+
+async def list_in_state(conn: asyncpg.Connection, state: State, limit: int) -> list[Payment]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM payments WHERE state = $1 ORDER BY created_at LIMIT $2", state.value, limit
+    )
+    return [_payment(r) for r in rows]

@@ -313,6 +313,12 @@ async def get_payment(
         return payment, await store.history(conn, payment.payment_id)
 
 
+async def review_queue(deps: Deps, limit: int) -> list[Payment]:
+    """Payments waiting for an operator, oldest first."""
+    async with deps.pool.acquire() as conn:
+        return await store.list_in_state(conn, State.UNDER_REVIEW, limit)
+
+
 async def list_payments(deps: Deps, customer_id: str, limit: int) -> list[Payment]:
     async with deps.pool.acquire() as conn:
         return await store.list_for_customer(conn, customer_id, limit)

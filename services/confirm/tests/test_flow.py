@@ -79,6 +79,8 @@ async def test_review_waits_for_an_operator(world: World) -> None:
     assert held.status_code == 202 and held.json()["state"] == "UNDER_REVIEW"
     payment_id = held.json()["payment_id"]
     assert await world.balance("ACC001") == 1_500_000, "nothing moves while under review"
+    queue = (await world.confirm.get("/review-queue")).json()["payments"]
+    assert [p["payment_id"] for p in queue] == [payment_id]
     approved = await world.confirm.post(
         f"/payments/{payment_id}/review",
         json={"decision": "approve", "reviewer": "ops"},

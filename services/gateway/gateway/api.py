@@ -137,10 +137,25 @@ async def list_payments(
     return _relay(upstream)
 
 
-@router.post("/operator/payments/{payment_id}/review", summary="Approve or decline a payment under review")
-async def review(payment_id: PaymentId, body: ReviewRequest, request: Request, who: PrincipalDep) -> Response:
+def _require_operator(who: Principal) -> None:
     if "operator" not in who.roles:
         raise ProblemError(403, "OPERATOR_ROLE_REQUIRED", "Only operators can review payments")
+
+
+@router.get("/operator/payments/under-review", summary="Payments waiting for an operator, oldest first")
+async def under_review(
+    request: Request, who: PrincipalDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
+) -> Response:
+    _require_operator(who)
+    upstream = await _upstream(request, "confirm").forward(
+        "GET", "/review-queue", customer_id=who.customer_id, params={"limit": limit}
+    )
+    return _relay(upstream)
+
+
+@router.post("/operator/payments/{payment_id}/review", summary="Approve or decline a payment under review")
+async def review(payment_id: PaymentId, body: ReviewRequest, request: Request, who: PrincipalDep) -> Response:
+    _require_operator(who)
     key = validate_key(request.headers.get(IDEMPOTENCY_HEADER))
     upstream = await _upstream(request, "confirm").forward(
         "POST",

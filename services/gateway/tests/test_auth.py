@@ -125,7 +125,15 @@ async def test_operator_route_needs_the_operator_role(client: httpx.AsyncClient)
         headers={"Authorization": f"Bearer {customer}", "Idempotency-Key": "r1"},
     )
     assert denied.status_code == 403
+    queue = await client.get(
+        "/operator/payments/under-review", headers={"Authorization": f"Bearer {customer}"}
+    )
+    assert queue.status_code == 403
     ops = (await login(client, "ops"))["access_token"]
+    ops_queue = await client.get(
+        "/operator/payments/under-review", headers={"Authorization": f"Bearer {ops}"}
+    )
+    assert ops_queue.status_code == 200
     allowed = await client.post(
         "/operator/payments/PAY1/review",
         json={"decision": "approve"},
