@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
+
+from tools.devstack.fleet import NGINX_HTTPS_PORT
 
 from .conftest import SERVICE_URLS
 
@@ -37,3 +41,15 @@ def test_errors_are_problem_json_without_internals(gateway: httpx.Client) -> Non
         "/auth/login", content=b"x" * 100_000, headers={"Content-Type": "application/json"}
     )
     assert too_big.status_code == 413
+
+
+def test_nginx_terminates_tls(fleet_url: str) -> None:
+    # An external fleet (FLEET_URL) serves TLS on its default port; ours on NGINX_HTTPS_PORT too.
+    base = (
+        fleet_url.replace("http://", "https://", 1)
+        if os.environ.get("FLEET_URL")
+        else f"https://localhost:{NGINX_HTTPS_PORT}"
+    )
+    with httpx.Client(verify=False, timeout=10) as client:  # noqa: S501 - the dev certificate is self-signed
+        response = client.get(f"{base}/health")
+    assert response.status_code == 200 and response.json()["service"] == "gateway"
