@@ -159,10 +159,12 @@ async def set_bank_status(
 async def unresolved(
     conn: asyncpg.Connection, older_than_s: float, limit: int
 ) -> list[tuple[str, str | None]]:
-    """Payments left FUNDS_HELD/PROCESSING, with the trace each was created in."""
+    """Payments left FUNDS_HELD/PROCESSING, or allowed by risk but never held (a crash between
+    the two), with the trace each was created in."""
     rows = await conn.fetch(
         """SELECT payment_id, traceparent FROM payments
-           WHERE state IN ('FUNDS_HELD', 'PROCESSING')
+           WHERE (state IN ('FUNDS_HELD', 'PROCESSING')
+                  OR (state = 'REQUIRES_CONFIRMATION' AND risk_decision = 'ALLOW'))
              AND updated_at < now() - make_interval(secs => $1)
              AND (lease_until IS NULL OR lease_until < now())
            ORDER BY updated_at LIMIT $2""",

@@ -270,10 +270,14 @@ async def resolve_unresolved(deps: Deps, older_than_s: float, batch_size_max: in
             span.set_attribute("payment.id", payment_id)
             try:
                 async with _leased(deps, payment_id) as payment:
-                    after = await settle(deps, payment, inquire_first=True)
-                    resolved += after.state in TERMINAL
+                    if payment.state is State.REQUIRES_CONFIRMATION:
+                        await execute(deps, payment)  # the hold call is idempotent on the id
+                        resolved += 1
+                    else:
+                        after = await settle(deps, payment, inquire_first=True)
+                        resolved += after.state in TERMINAL
             except ProblemError:
-                continue  # someone else holds the lease
+                continue  # someone else holds the lease, or the hold was refused (now FAILED)
     return resolved
 
 

@@ -150,3 +150,27 @@ async def test_concurrent_confirms_of_one_payment_move_money_once(world: World) 
     assert codes.count(200) == 1, [r.json().get("code") for r in responses]
     assert set(codes) <= {200, 409}
     assert await world.balance("ACC001") == 1_490_000
+
+
+async def test_a_crash_between_risk_and_hold_is_finished_by_the_resolver(world: World) -> None:
+    """Risk allowed, the hold was placed, then the process died before recording it."""
+    created = await world.confirm.post("/payments", json=payment(), headers=headers("c1"))
+    payment_id = created.json()["payment_id"]
+    await world.account.post(
+        "/holds",
+        json={
+            "hold_id": payment_id,
+            "account_number": "ACC001",
+            "to_account": "ACC002",
+            "amount_minor": 10_000,
+            "currency": "USD",
+            "customer_id": "cust_001",
+        },
+    )
+    pool = world.app.state.deps.pool
+    await pool.execute("UPDATE payments SET risk_decision = 'ALLOW' WHERE payment_id = $1", payment_id)
+    await asyncio.sleep(1.1)  # past the resolver's minimum age
+    assert await world.app.state.resolver.run_once() == 1
+    final = (await world.confirm.get(f"/payments/{payment_id}")).json()
+    assert final["state"] == "COMPLETED"
+    assert await world.balance("ACC001") == 1_490_000, "the hold placed before the crash was used once"
