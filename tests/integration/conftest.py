@@ -56,6 +56,7 @@ def fleet_url(kafka_bootstrap: str, fleet_datastores: dict[str, str]) -> Iterato
             "RESOLVER_INTERVAL_S": "0.5",
             "RATE_LIMIT_USER": "1000/minute",
             "RATE_LIMIT_LOGIN": "1000/minute",
+            "RATE_LIMIT_LOGIN_USER": "1000/minute",
             "RATE_LIMIT_IP": "5000/minute",
             "EVENTS_POLL_INTERVAL_MS": "100",
         },

@@ -60,7 +60,7 @@ def _upstream(request: Request, name: str) -> Upstream:
 async def login(body: LoginRequest, request: Request, deps: AuthDep) -> dict[str, Any]:
     rate: RateLimits = request.app.state.rate_limits
     await rate.hit(request, "login", f"ip:{client_ip(request)}")
-    await rate.hit(request, "login", f"user:{body.username.lower()}")
+    await rate.hit(request, "login_user", body.username.lower())
     return await usecases.login(deps, body.username, body.password)
 
 

@@ -35,7 +35,9 @@ class GatewaySettings(ServiceSettings):
     jwe_private_key: SecretStr = SecretStr("")
     # The seed's variable: here the pepper of stored refresh-token hashes.
     jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me")
-    rate_limit_login: str = "10/minute"
+    # Login attempts per client IP and per username (argon2 makes each guess slow as well).
+    rate_limit_login: str = "300/minute"
+    rate_limit_login_user: str = "60/minute"
     rate_limit_user: str = "120/minute"
     rate_limit_ip: str = "600/minute"
     upstream_timeout_s: float = 35.0
@@ -93,6 +95,7 @@ def create_app(
                 redis,
                 settings.redis_url,
                 login=settings.rate_limit_login,
+                login_user=settings.rate_limit_login_user,
                 user=settings.rate_limit_user,
                 ip=settings.rate_limit_ip,
             )

@@ -19,7 +19,9 @@ TRUSTED_PROXIES = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192
 
 
 class RateLimits:
-    def __init__(self, redis: Redis, redis_url: str, *, login: str, user: str, ip: str) -> None:
+    def __init__(
+        self, redis: Redis, redis_url: str, *, login: str, login_user: str, user: str, ip: str
+    ) -> None:
         # Our own client's pool: one set of connections, closed with the service.
         storage = RedisStorage(
             redis_url.replace("redis://", "async+redis://", 1),
@@ -30,7 +32,12 @@ class RateLimits:
         )
         self.limiter = MovingWindowRateLimiter(storage)
         self.storage = storage
-        self.rules: dict[str, RateLimitItem] = {"login": parse(login), "user": parse(user), "ip": parse(ip)}
+        self.rules: dict[str, RateLimitItem] = {
+            "login": parse(login),
+            "login_user": parse(login_user),
+            "user": parse(user),
+            "ip": parse(ip),
+        }
 
     async def hit(self, request: Request, rule: str, identifier: str) -> None:
         """Count one request; raise 429 when over the limit. The tightest limit seen on this

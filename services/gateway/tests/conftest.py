@@ -17,7 +17,9 @@ PASSWORD = "password123"
 @pytest.fixture
 def settings(database_factory: DatabaseFactory, redis_url: str) -> Iterator[GatewaySettings]:
     url = database_factory.create("gateway", MIGRATIONS)
-    yield GatewaySettings(app_env="test", postgres_url=url, redis_url=redis_url, rate_limit_login="5/minute")
+    yield GatewaySettings(
+        app_env="test", postgres_url=url, redis_url=redis_url, rate_limit_login_user="5/minute"
+    )
     database_factory.drop(url)
 
 
