@@ -44,7 +44,9 @@ async def send_notification(body: SendNotificationRequest, request: Request) -> 
 @dev_router.get("/dev/inbox", response_model=InboxResponse)
 async def dev_inbox(
     request: Request,
-    recipient: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
+    recipient: Annotated[
+        str | None, Query(min_length=1, max_length=254, description="phone, email or customer id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=usecases.DEV_INBOX_LIMIT_MAX)] = 50,
 ) -> InboxResponse:
     rows = await usecases.read_dev_inbox(request.app.state.deps.pool, recipient, limit)

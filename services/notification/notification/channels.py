@@ -40,7 +40,12 @@ class DevInboxChannel:
     async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery:
         assert message.recipient is not None
         row_id = await store.insert_dev_message(
-            conn, message.channel, message.recipient, message.text.subject, message.text.body
+            conn,
+            message.channel,
+            message.recipient,
+            message.text.subject,
+            message.text.body,
+            message.customer_id,
         )
         return Delivery(message.channel, True, message_id=f"dev_{message.channel}_{row_id}")
 

@@ -62,6 +62,7 @@ class Outgoing:
     channel: ChannelName
     recipient: str | None
     text: Text
+    customer_id: str | None = None
 
 
 def channels_for(kind: NotificationType, requested: Sequence[ChannelName] | None) -> list[ChannelName]:
@@ -145,7 +146,8 @@ def compose(
 ) -> list[Outgoing]:
     text = render(kind, data)
     return [
-        Outgoing(channel, recipient_for(channel, contact), text) for channel in channels_for(kind, requested)
+        Outgoing(channel, recipient_for(channel, contact), text, contact.customer_id)
+        for channel in channels_for(kind, requested)
     ]
 
 

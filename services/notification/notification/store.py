@@ -8,15 +8,17 @@ import asyncpg
 
 
 async def insert_dev_message(
-    conn: asyncpg.Connection, channel: str, recipient: str, subject: str, body: str
+    conn: asyncpg.Connection, channel: str, recipient: str, subject: str, body: str, customer_id: str | None
 ) -> int:
     return int(
         await conn.fetchval(
-            "INSERT INTO dev_inbox (channel, recipient, subject, body) VALUES ($1, $2, $3, $4) RETURNING id",
+            """INSERT INTO dev_inbox (channel, recipient, subject, body, customer_id)
+               VALUES ($1, $2, $3, $4, $5) RETURNING id""",
             channel,
             recipient,
             subject,
             body,
+            customer_id,
         )
     )
 
@@ -26,7 +28,7 @@ async def list_dev_messages(
 ) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT id, channel, recipient, subject, body, created_at FROM dev_inbox
-           WHERE $1::text IS NULL OR recipient = $1 ORDER BY id DESC LIMIT $2""",
+           WHERE $1::text IS NULL OR recipient = $1 OR customer_id = $1 ORDER BY id DESC LIMIT $2""",
         recipient,
         limit,
     )

@@ -41,6 +41,8 @@ async def test_otp_code_reaches_the_phone_and_is_not_stored_in_the_log(
     assert "493817" in str(message["body"])
     assert "5 minutes" in str(message["body"])
     assert await inbox(client, "john@example.com") == []
+    assert await inbox(client, "cust_001") == [message], "the inbox is readable by customer id too"
+    assert await inbox(client, "cust_002") == []
     stored = await db.fetch("SELECT channel, status, body FROM notifications")
     assert [(r["channel"], r["status"]) for r in stored] == [("sms", "SENT")]
     assert "493817" not in stored[0]["body"]
