@@ -279,3 +279,21 @@ def test_customer_sees_only_own_accounts(gateway: httpx.Client) -> None:
         },
     )
     assert pay_from_other.status_code == 403
+
+
+def test_a_customer_reads_their_own_otp_through_the_gateway(gateway: httpx.Client) -> None:
+    demo = login(gateway, "demo")
+    body = {
+        "transaction_id": new_txn(),
+        "customer_id": "cust_001",
+        "amount": "10000.01",  # over 10,000.00 scores 50: step-up
+        "from_account": "ACC001",
+        "to_account": "ACC002",
+    }
+    assert confirm(gateway, demo, body).json()["status"] == "OTP_REQUIRED"
+    messages = gateway.get("/dev/inbox", headers=demo).json()["messages"]
+    code = next(w for w in messages[0]["body"].replace(".", " ").split() if w.isdigit() and len(w) == 6)
+    jane_messages = gateway.get("/dev/inbox", headers=login(gateway, "jane")).json()["messages"]
+    assert all(code not in m["body"] for m in jane_messages), "only your own messages"
+    done = confirm(gateway, demo, {**body, "otp": code})
+    assert done.json()["status"] == "SUCCESS", done.text

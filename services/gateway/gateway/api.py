@@ -23,6 +23,8 @@ from .schemas import SEED_REQUIRED_FIELDS, LoginRequest, LogoutRequest, RefreshR
 from .usecases import AuthDeps
 
 router = APIRouter()
+# Development only (not mounted in production): what the dev channels "sent" you.
+dev_router = APIRouter(tags=["development"])
 AccountNumber = Annotated[str, Path(min_length=1, max_length=34, pattern=r"^[A-Za-z0-9_-]+$")]
 PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -226,3 +228,19 @@ def _relay(upstream: httpx.Response, reply_key: Any = None) -> Response:
     return Response(
         jwe.encrypt_body(upstream.content, reply_key), status_code=upstream.status_code, headers=headers
     )
+
+
+# ---- development -----------------------------------------------------------------------------
+@dev_router.get(
+    "/dev/inbox", summary="Your messages from the dev SMS/email channels (OTP codes); not in production"
+)
+async def dev_inbox(
+    request: Request, who: PrincipalDep, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> Response:
+    upstream = await _upstream(request, "notification").forward(
+        "GET",
+        "/dev/inbox",
+        customer_id=who.customer_id,
+        params={"recipient": who.customer_id, "limit": limit},
+    )
+    return _relay(upstream)

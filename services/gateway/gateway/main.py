@@ -109,6 +109,9 @@ def create_app(
                     transports.get("confirm"),
                 ),
                 "account": Upstream("account", settings.account_service_url, 5.0, transports.get("account")),
+                "notification": Upstream(
+                    "notification", settings.notification_service_url, 5.0, transports.get("notification")
+                ),
             }
             try:
                 yield
@@ -123,4 +126,6 @@ def create_app(
     )
     install_headers(app)
     app.include_router(api.router)
+    if not settings.is_production:
+        app.include_router(api.dev_router)
     return app
