@@ -98,6 +98,17 @@ def new_txn() -> str:
     return f"txn_{uuid.uuid4().hex[:12]}"
 
 
+def payment_body(customer_id: str, amount: object, from_account: str, to_account: str) -> dict[str, Any]:
+    """The seed's confirm body for a new transaction."""
+    return {
+        "transaction_id": new_txn(),
+        "customer_id": customer_id,
+        "amount": amount,
+        "from_account": from_account,
+        "to_account": to_account,
+    }
+
+
 def balances(services: dict[str, httpx.Client], account: str) -> dict[str, Any]:
     ours = services["account"].get(f"/account/{account}").json()
     bank = services["partner_bank"].get(f"/accounts/{account}/balance").json()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from .conftest import login, new_key, new_txn
+from .conftest import login, new_key, new_txn, payment_body
 
 pytestmark = pytest.mark.integration
 WAIT_S = 20
@@ -58,13 +58,7 @@ def test_every_state_change_is_one_cloudevent_in_one_trace(
     gateway: httpx.Client, services: dict[str, httpx.Client], kafka_bootstrap: str
 ) -> None:
     auth = login(gateway, "demo")
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": "12.34",
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", "12.34", "ACC001", "ACC002")
     response = gateway.post("/payment/confirm", json=body, headers={**auth, **new_key()})
     assert response.status_code == 200, response.text
     payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
@@ -131,13 +125,7 @@ def test_a_payment_finished_by_the_resolver_stays_in_its_trace(
     services["partner_bank"].post(
         "/admin/faults", json={"mode": "timeout_after_execute", "count": 1, "latency_ms": 4000}
     )
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": "2.00",
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", "2.00", "ACC001", "ACC002")
     first = gateway.post("/payment/confirm", json=body, headers={**auth, **new_key()})
     assert first.status_code == 202, first.text
     payment_id = first.json()["payment_id"]

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import balances, login, new_key, new_txn
+from .conftest import balances, login, new_key, payment_body
 
 pytestmark = pytest.mark.integration
 POLL_TIMEOUT_S = 30
@@ -54,13 +54,7 @@ def test_seed_readme_flow_moves_money_once_in_ledger_and_bank(
 ) -> None:
     auth = login(gateway, "demo")
     before = {acc: balances(services, acc) for acc in ("ACC001", "ACC002")}
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": 1000.00,
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", 1000.00, "ACC001", "ACC002")
     response = confirm(gateway, auth, body)
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -79,13 +73,7 @@ def test_same_key_twenty_times_at_once_makes_one_payment_and_one_debit(
 ) -> None:
     auth = login(gateway, "demo")
     before = balances(services, "ACC001")
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": "10.00",
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", "10.00", "ACC001", "ACC002")
     key = new_key()
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(lambda _: confirm(gateway, auth, body, key), range(20)))
@@ -105,13 +93,7 @@ def test_a_payment_cannot_be_confirmed_twice(
     gateway: httpx.Client, services: dict[str, httpx.Client]
 ) -> None:
     auth = login(gateway, "demo")
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": "5.00",
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", "5.00", "ACC001", "ACC002")
     first = confirm(gateway, auth, body)
     assert first.status_code == 200
     before = balances(services, "ACC001")
@@ -134,13 +116,7 @@ def test_high_amount_needs_an_otp_that_burns_after_five_wrong_codes(
     auth = login(gateway, "jane")  # KYC unverified: 6,000.00 scores 30 + 40 -> CHALLENGE
     phone = services["account"].get("/customers/cust_002").json()["phone"]
     before = balances(services, "ACC002")
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_002",
-        "amount": "6000.00",
-        "from_account": "ACC002",
-        "to_account": "ACC001",
-    }
+    body = payment_body("cust_002", "6000.00", "ACC002", "ACC001")
     last_seen = latest_message_id(services, phone)
     first = confirm(gateway, auth, body)
     assert first.status_code == 200 and first.json()["status"] == "OTP_REQUIRED", first.text
@@ -157,13 +133,7 @@ def test_high_amount_needs_an_otp_that_burns_after_five_wrong_codes(
     assert fresh.json()["status"] == "OTP_REQUIRED", fresh.text
     new_code = latest_code(services, phone, after=last_seen)
 
-    other = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_002",
-        "amount": "7000.00",
-        "from_account": "ACC002",
-        "to_account": "ACC001",
-    }
+    other = payment_body("cust_002", "7000.00", "ACC002", "ACC001")
     assert confirm(gateway, auth, other).json()["status"] == "OTP_REQUIRED"
     cross = confirm(gateway, auth, {**other, "otp": new_code})
     assert cross.status_code == 422, "an OTP of one payment fails on another"
@@ -178,13 +148,7 @@ def test_sanctioned_customer_is_declined_without_otp_or_hold(
 ) -> None:
     auth = login(gateway, "noriega")
     before = balances(services, "ACC003")
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_003",
-        "amount": "100.00",
-        "from_account": "ACC003",
-        "to_account": "ACC001",
-    }
+    body = payment_body("cust_003", "100.00", "ACC003", "ACC001")
     response = confirm(gateway, auth, body)
     assert response.status_code == 422 and response.json()["code"] == "PAYMENT_DECLINED", response.text
     payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
@@ -200,13 +164,7 @@ def test_insufficient_funds_is_a_clear_4xx_and_holds_nothing(
     auth = login(gateway, "demo")
     phone = services["account"].get("/customers/cust_001").json()["phone"]
     before = balances(services, "ACC001")
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": "20000.00",
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", "20000.00", "ACC001", "ACC002")
     last_seen = latest_message_id(services, phone)
     challenge = confirm(gateway, auth, body)  # > 10,000.00 scores 50: step-up first
     assert challenge.json()["status"] == "OTP_REQUIRED", challenge.text
@@ -225,13 +183,7 @@ def test_bank_timeout_after_executing_ends_completed_and_debited_once(
         "/admin/faults", json={"mode": "timeout_after_execute", "count": 1, "latency_ms": 4000}
     )
     assert fault.status_code in (200, 201), fault.text
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": "25.00",
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", "25.00", "ACC001", "ACC002")
     response = confirm(gateway, auth, body)
     assert response.status_code == 202 and response.json()["state"] == "PROCESSING", response.text
     final = wait_for_state(gateway, auth, body["transaction_id"], {"COMPLETED", "FAILED"})
@@ -246,13 +198,7 @@ def test_bank_decline_fails_the_payment_and_releases_the_hold(
     auth = login(gateway, "demo")
     before = balances(services, "ACC001")
     services["partner_bank"].post("/admin/faults", json={"mode": "decline", "count": 1})
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": "30.00",
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", "30.00", "ACC001", "ACC002")
     response = confirm(gateway, auth, body)
     assert response.status_code == 422 and response.json()["code"] == "PAYMENT_FAILED", response.text
     payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
@@ -270,26 +216,14 @@ def test_customer_sees_only_own_accounts(gateway: httpx.Client) -> None:
     pay_from_other = confirm(
         gateway,
         auth,
-        {
-            "transaction_id": new_txn(),
-            "customer_id": "cust_001",
-            "amount": "1.00",
-            "from_account": "ACC002",
-            "to_account": "ACC001",
-        },
+        payment_body("cust_001", "1.00", "ACC002", "ACC001"),
     )
     assert pay_from_other.status_code == 403
 
 
 def test_a_customer_reads_their_own_otp_through_the_gateway(gateway: httpx.Client) -> None:
     demo = login(gateway, "demo")
-    body = {
-        "transaction_id": new_txn(),
-        "customer_id": "cust_001",
-        "amount": "10000.01",  # over 10,000.00 scores 50: step-up
-        "from_account": "ACC001",
-        "to_account": "ACC002",
-    }
+    body = payment_body("cust_001", "10000.01", "ACC001", "ACC002")  # over 10,000.00 scores 50: step-up
     assert confirm(gateway, demo, body).json()["status"] == "OTP_REQUIRED"
     messages = gateway.get("/dev/inbox", headers=demo).json()["messages"]
     code = next(w for w in messages[0]["body"].replace(".", " ").split() if w.isdigit() and len(w) == 6)
