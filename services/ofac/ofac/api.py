@@ -50,13 +50,16 @@ def _out(m: MatchView) -> MatchOut:
 @router.post("/check-sanctions", response_model=CheckSanctionsResponse, tags=["screening"])
 async def check_sanctions(body: CheckSanctionsRequest, request: Request) -> CheckSanctionsResponse:
     policy: usecases.ScreeningPolicy = request.app.state.policy
-    name = body.name
-    if not (name and name.strip()) and body.customer_id and body.customer_id not in policy.blocklist:
-        name = (await request.app.state.accounts.customer(body.customer_id)).full_name
-    result = usecases.check_sanctions(_holder(request), policy, customer_id=body.customer_id, name=name)
+    customer_id = (body.customer_id or "").strip() or None
+    name = body.name if body.name and body.name.strip() else None
+    if name is None and customer_id is None:
+        raise usecases.nothing_to_screen("Send `name` (or `customer_id`) to screen")
+    if name is None and customer_id is not None and customer_id not in policy.blocklist:
+        name = (await request.app.state.accounts.customer(customer_id)).full_name
+    result = usecases.check_sanctions(_holder(request), policy, customer_id=customer_id, name=name)
     d = result.decision
     return CheckSanctionsResponse(
-        customer_id=body.customer_id,
+        customer_id=customer_id,
         screened_name=name,
         is_sanctioned=d.is_sanctioned,
         review=d.review,

@@ -70,6 +70,11 @@ def blocklist_view(customer_id: str) -> MatchView:
     )
 
 
+def screenable(name: str | None) -> bool:
+    """A name can be screened when it has at least one letter, in any script."""
+    return bool(name) and any(ch.isalpha() for ch in name or "")
+
+
 def decide(matches: list[Match], thresholds: Thresholds, *, blocked_customer: str | None) -> Decision:
     """Sanctioned on an internal-blocklist hit or a match at the block threshold; review when
     the best match lies in the review band. `matches` are best first."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from paykit import ProblemError
 
-from .domain import Decision, MatchView, Thresholds, decide, view
+from .domain import Decision, MatchView, Thresholds, decide, screenable, view
 from .index import Filters, ScreeningIndex
 from .lists import ListHolder
 from .sdnfile import ListFormatError
@@ -36,13 +36,20 @@ def current_index(holder: ListHolder) -> ScreeningIndex:
         raise ProblemError(503, "SANCTIONS_LIST_UNAVAILABLE", "No sanctions list is loaded") from None
 
 
+def nothing_to_screen(detail: str) -> ProblemError:
+    """A caller bug must never turn into a pass: nothing screened is an error, not "clear"."""
+    return ProblemError(422, "NOTHING_TO_SCREEN", detail)
+
+
 def check_sanctions(
     holder: ListHolder, policy: ScreeningPolicy, *, customer_id: str | None, name: str | None
 ) -> Screening:
-    index = current_index(holder)  # one list for the whole screening, whatever reloads meanwhile
     blocked = customer_id if customer_id and customer_id in policy.blocklist else None
+    if blocked is None and not screenable(name):
+        raise nothing_to_screen("The name to screen is empty or has no letters")
+    index = current_index(holder)  # one list for the whole screening, whatever reloads meanwhile
     matches = []
-    if name and name.strip():
+    if name and screenable(name):
         matches = index.search(name, limit=policy.matches_max, min_score=policy.thresholds.review)
     return Screening(decide(matches, policy.thresholds, blocked_customer=blocked), index.version)
 

@@ -21,6 +21,7 @@ from risk.main import RiskSettings, create_app
 CUSTOMERS = [
     ({"customer_id": "cust_001", "full_name": "John Smith", "country": "US"}, "ACC001", 1_500_000),
     ({"customer_id": "cust_003", "full_name": "Manuel Antonio Noriega", "country": "PA"}, "ACC003", 500_000),
+    ({"customer_id": "cust_009", "full_name": "--- 0000", "country": "US"}, "ACC009", 500_000),
 ]
 
 
@@ -120,3 +121,14 @@ async def test_real_kyc_tier_limits_are_enforced(risk_with_real_kyc) -> None:
     assert (small["decision"], small["risk_score"], small["factors"]["kyc_tier"]) == ("ALLOW", 40, 0)
     assert over["decision"] == "DENY"
     assert "KYC_LIMIT_EXCEEDED" in [r["code"] for r in over["reasons"]]
+
+
+async def test_a_customer_whose_name_cannot_be_screened_is_not_allowed(real_risk) -> None:
+    # OFAC refuses a name with no letters (422 NOTHING_TO_SCREEN); risk must not read that as clear.
+    response = await real_risk.post(
+        "/assess-risk", json={"transaction_id": "TXN_REAL_4", "customer_id": "cust_009", "amount": "10.00"}
+    )
+
+    answer = response.json()
+    assert answer["decision"] == "REVIEW", answer
+    assert answer["factors"]["sanctions_check"] == "UNAVAILABLE"
