@@ -16,6 +16,7 @@ from .schemas import (
     CustomerOut,
     EntriesPage,
     EntryOut,
+    ExtendIn,
     HoldIn,
     HoldOut,
     ReconciliationReport,
@@ -123,6 +124,12 @@ async def capture_hold(
     amount = body.amount_minor if body else None
     result = await usecases.capture_hold(_pool(request), hold_id, amount)
     return HoldOut.of(result.hold)
+
+
+@router.post("/holds/{hold_id}/extend", response_model=HoldOut)
+async def extend_hold(hold_id: PathId, body: ExtendIn, request: Request) -> HoldOut:
+    expires_in_s = _expires_in_s(request, body.expires_in_s)
+    return HoldOut.of((await usecases.extend_hold(_pool(request), hold_id, expires_in_s)).hold)
 
 
 @router.post("/holds/{hold_id}/release", response_model=HoldOut)

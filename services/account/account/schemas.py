@@ -128,6 +128,10 @@ class CaptureIn(_In):
     amount_minor: AmountMinor | None = None
 
 
+class ExtendIn(_In):
+    expires_in_s: ExpiresIn
+
+
 class HoldOut(BaseModel):
     hold_id: str
     status: str

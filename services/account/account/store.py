@@ -155,6 +155,36 @@ async def insert_pending_hold(conn: Conn, request: HoldRequest, expires_at: date
     return _hold(row) if row else None
 
 
+async def lock_accounts(conn: Conn, account_numbers: Sequence[str]) -> None:
+    """Row locks on the accounts a transaction will move, always in account-number order:
+    every money-moving transaction takes them this way first, so none waits in a cycle."""
+    numbers = sorted(set(account_numbers))
+    if numbers:
+        await conn.execute(
+            """SELECT 1 FROM accounts WHERE account_number = ANY($1::text[])
+                ORDER BY account_number FOR UPDATE""",
+            numbers,
+        )
+
+
+async def db_now(conn: Conn) -> datetime:
+    """The database's clock (the transaction's start time)."""
+    at: datetime = await conn.fetchval("SELECT now()")
+    return at
+
+
+async def extend_hold(conn: Conn, hold_id: str, expires_at: datetime) -> Hold:
+    row = await conn.fetchrow(
+        f"""UPDATE holds SET expires_at = GREATEST(expires_at, $2)
+             WHERE hold_id = $1 AND status = 'PENDING' RETURNING {_HOLD_COLUMNS}""",
+        hold_id,
+        expires_at,
+    )
+    if row is None:
+        raise RuntimeError(f"hold {hold_id} was not pending")
+    return _hold(row)
+
+
 async def reserve(conn: Conn, account_number: str, amount_minor: int) -> bool:
     """Raise the held amount only if the available balance covers it: one atomic statement."""
     row = await conn.fetchrow(

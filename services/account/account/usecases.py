@@ -9,7 +9,7 @@ insufficient funds, a hold found expired at capture) are committed first and rai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -24,8 +24,10 @@ FUNDING_PREFIX = "SYS-FUNDING-"
 SETTLEMENT_PREFIX = "SYS-SETTLEMENT-"
 
 
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+async def _now(conn: store.Conn, now: datetime | None) -> datetime:
+    """The database's clock: every instance of every service shares it, so a hold's expiry
+    does not depend on which host's clock placed, captured or swept it. `now` is for tests."""
+    return now or await store.db_now(conn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,26 +112,38 @@ def _parse(value: Any, currency: str) -> int:
 
 
 async def place_hold(pool: asyncpg.Pool, request: HoldRequest, now: datetime | None = None) -> HoldResult:
-    """Reserve funds under the caller's id. A FAILED hold is stored and returned, not raised."""
-    at = _now(now)
-    expires_at = domain.hold_expiry(at, request.expires_in_s)
+    """Reserve funds under the caller's id. A FAILED hold is stored and returned, not raised.
+    Placing it again replays it; a retry may lengthen a pending hold, never shorten it; a hold
+    whose time ran out (or that was released) is refused, never replayed as held."""
     async with pool.acquire() as conn, conn.transaction():
-        existing = await store.get_hold(conn, request.hold_id)
+        at = await _now(conn, now)
+        expires_at = domain.hold_expiry(at, request.expires_in_s)
+        existing = await store.get_hold(conn, request.hold_id, for_update=True)
         if existing is not None:
-            return _replay(existing, request)
-        await _check_hold_accounts(conn, request)
-        hold = await store.insert_pending_hold(conn, request, expires_at)
-        if hold is None:  # the same id committed concurrently: it is the first outcome
-            existing = await store.get_hold(conn, request.hold_id)
-            assert existing is not None
-            return _replay(existing, request)
-        if not await store.reserve(conn, request.account_number, request.amount_minor):
-            hold = await store.resolve_hold(conn, hold.hold_id, FAILED, at, failure_code=INSUFFICIENT_FUNDS)
-    HOLDS_TOTAL.labels("placed" if hold.status == PENDING else "insufficient_funds").inc()
-    return HoldResult(hold, fresh=True)
+            replayed = await _replay(conn, existing, request, at, expires_at)
+        else:
+            await _check_hold_accounts(conn, request)
+            hold = await store.insert_pending_hold(conn, request, expires_at)
+            if hold is None:  # the same id committed concurrently: it is the first outcome
+                existing = await store.get_hold(conn, request.hold_id, for_update=True)
+                assert existing is not None
+                replayed = await _replay(conn, existing, request, at, expires_at)
+            else:
+                if not await store.reserve(conn, request.account_number, request.amount_minor):
+                    hold = await store.resolve_hold(
+                        conn, hold.hold_id, FAILED, at, failure_code=INSUFFICIENT_FUNDS
+                    )
+                replayed = HoldResult(hold, fresh=True)
+    if replayed.hold.status in (EXPIRED, VOIDED):
+        raise _already_resolved(replayed.hold)  # after the commit: an expiry found here is kept
+    if replayed.fresh:
+        HOLDS_TOTAL.labels("placed" if replayed.hold.status == PENDING else "insufficient_funds").inc()
+    return replayed
 
 
-def _replay(existing: Hold, request: HoldRequest) -> HoldResult:
+async def _replay(
+    conn: store.Conn, existing: Hold, request: HoldRequest, at: datetime, expires_at: datetime
+) -> HoldResult:
     conflicts = domain.hold_conflicts(existing, request)
     if conflicts:
         raise ProblemError(
@@ -138,7 +152,28 @@ def _replay(existing: Hold, request: HoldRequest) -> HoldResult:
             f"Hold {request.hold_id} was placed with other {', '.join(conflicts)}",
             fields=conflicts,
         )
+    if existing.status == PENDING and existing.expires_at <= at:
+        await store.lock_accounts(conn, [existing.account_number])
+        return HoldResult(await _expire(conn, existing, at), fresh=False)
     return HoldResult(existing, fresh=False)
+
+
+async def extend_hold(
+    pool: asyncpg.Pool, hold_id: str, expires_in_s: int, now: datetime | None = None
+) -> HoldResult:
+    """Lengthen a pending hold (never shorten it): a payment that waited on its customer with
+    a short hold gets the bank's long window once it is on its way to the bank."""
+    async with pool.acquire() as conn, conn.transaction():
+        at = await _now(conn, now)
+        hold = await _locked_hold(conn, hold_id)
+        if hold.status == PENDING and hold.expires_at <= at:
+            await store.lock_accounts(conn, [hold.account_number])
+            hold = await _expire(conn, hold, at)
+        elif hold.status == PENDING:
+            hold = await store.extend_hold(conn, hold_id, domain.hold_expiry(at, expires_in_s))
+    if hold.status in (EXPIRED, VOIDED):
+        raise _already_resolved(hold)
+    return HoldResult(hold, fresh=False)
 
 
 async def _check_hold_accounts(conn: store.Conn, request: HoldRequest) -> None:
@@ -169,13 +204,16 @@ async def capture_hold(
     pool: asyncpg.Pool, hold_id: str, amount_minor: int | None, now: datetime | None = None
 ) -> HoldResult:
     """Post the hold (or part of it, releasing the rest). The first outcome is final."""
-    at = _now(now)
     async with pool.acquire() as conn, conn.transaction():
+        at = await _now(conn, now)
         hold = await _locked_hold(conn, hold_id)
         if hold.status == POSTED:
             return HoldResult(hold, fresh=False)
         if hold.status != PENDING:
             raise _already_resolved(hold)
+        # Both accounts in the one global order before any row moves: a capture A->B and a
+        # capture B->A then queue on the same first lock instead of deadlocking.
+        await store.lock_accounts(conn, [hold.account_number, hold.to_account])
         if hold.expires_at <= at:
             hold = await _expire(conn, hold, at)
         else:
@@ -203,8 +241,8 @@ async def capture_hold(
 
 async def release_hold(pool: asyncpg.Pool, hold_id: str, now: datetime | None = None) -> HoldResult:
     """Void a pending hold. Releasing a hold that no longer holds money changes nothing."""
-    at = _now(now)
     async with pool.acquire() as conn, conn.transaction():
+        at = await _now(conn, now)
         hold = await _locked_hold(conn, hold_id)
         if hold.status == POSTED:
             raise _already_resolved(hold)
@@ -219,9 +257,10 @@ async def release_hold(pool: asyncpg.Pool, hold_id: str, now: datetime | None = 
 
 async def expire_holds(pool: asyncpg.Pool, now: datetime | None = None, batch_size_max: int = 100) -> int:
     """The sweeper's step: expire up to `batch_size_max` pending holds past their expiry."""
-    at = _now(now)
     async with pool.acquire() as conn, conn.transaction():
+        at = await _now(conn, now)
         holds = await store.lock_expired_holds(conn, at, batch_size_max)
+        await store.lock_accounts(conn, [hold.account_number for hold in holds])
         for hold in holds:
             await _expire(conn, hold, at)
     if holds:
@@ -242,9 +281,18 @@ async def _expire(conn: store.Conn, hold: Hold, at: datetime) -> Hold:
     return await store.resolve_hold(conn, hold.hold_id, EXPIRED, at)
 
 
+_RESOLVED_CODES = {EXPIRED: "HOLD_EXPIRED", VOIDED: "HOLD_RELEASED"}
+
+
 def _already_resolved(hold: Hold) -> ProblemError:
+    """An expired or released hold reserves nothing: it can never be captured (or placed
+    again), and the caller learns which of the two it is from a stable code."""
     return ProblemError(
-        409, "HOLD_ALREADY_RESOLVED", f"The hold is already {hold.status}", hold_status=hold.status
+        409,
+        _RESOLVED_CODES.get(hold.status, "HOLD_ALREADY_RESOLVED"),
+        f"The hold is already {hold.status}",
+        hold_status=hold.status,
+        hold_id=hold.hold_id,
     )
 
 

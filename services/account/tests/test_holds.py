@@ -71,7 +71,7 @@ async def test_release_is_idempotent_and_final(ledger: Ledger) -> None:
     assert await ledger.available("A3") == 10_000
     capture = await ledger.client.post("/holds/pay-r/capture")
     assert capture.status_code == 409
-    assert capture.json()["code"] == "HOLD_ALREADY_RESOLVED"
+    assert capture.json()["code"] == "HOLD_RELEASED"
 
     await ledger.hold("pay-c", "A3", "B3", 1_000)
     await ledger.client.post("/holds/pay-c/capture")
@@ -166,7 +166,7 @@ async def test_capture_after_expiry_expires_instead(ledger: Ledger) -> None:
     try:
         await usecases.capture_hold(ledger.pool, "pay-8", None, now=later)
     except Exception as exc:
-        assert getattr(exc, "code", None) == "HOLD_ALREADY_RESOLVED"
+        assert getattr(exc, "code", None) == "HOLD_EXPIRED"
     else:
         raise AssertionError("an expired hold was captured")
     assert (await ledger.client.get("/holds/pay-8")).json()["status"] == "EXPIRED"

@@ -98,9 +98,11 @@ class Run:
         expected_code = None
         if h.status == "PENDING" and h.expires_at <= self.clock:
             self.model.resolve(h, "EXPIRED")
-            expected_code = "HOLD_ALREADY_RESOLVED"
+            expected_code = "HOLD_EXPIRED"
         elif h.status in ("VOIDED", "EXPIRED", "FAILED"):
-            expected_code = "HOLD_ALREADY_RESOLVED"
+            expected_code = {"VOIDED": "HOLD_RELEASED", "EXPIRED": "HOLD_EXPIRED"}.get(
+                h.status, "HOLD_ALREADY_RESOLVED"
+            )
         elif h.status == "PENDING" and amount is not None and amount > h.amount:
             expected_code = "CAPTURE_EXCEEDS_HOLD"
         try:
