@@ -63,6 +63,14 @@ class ServiceSettings(BaseSettings):
     http_timeout_s: float = 5.0
     http_retries_max: int = 2
 
+    # Load (paykit.serving): the budget of a request that names none (0: none), and
+    # admission control: requests served at once (0: unbounded), how many may wait for a
+    # slot and for how long before a fast 503 OVERLOADED.
+    request_budget_ms_default: int = Field(default=0, ge=0, le=120_000)
+    in_flight_max: int = Field(default=0, ge=0, le=100_000)
+    admission_queue_max: int = Field(default=0, ge=0, le=100_000)
+    admission_wait_ms: int = Field(default=50, ge=0, le=10_000)
+
     otel_exporter_otlp_endpoint: str = ""
     log_level: str = "INFO"
 

@@ -1,12 +1,14 @@
 """The inter-service HTTP client.
 
-Every call has an explicit timeout, carries the trace context, correlation id and (when
-given) the idempotency key, is retried a bounded number of times only when it is idempotent,
-and goes through a per-service circuit breaker so a sick dependency fails fast.
+Every call has an explicit timeout (never longer than what is left of the request's
+deadline, which travels on as `X-Request-Timeout-Ms`), carries the trace context,
+correlation id and (when given) the idempotency key, is retried a bounded number of times
+only when it is idempotent, and goes through a per-service circuit breaker so a sick dependency fails fast.
 
 Error tree:
     ServiceCallError            the call could not produce an answer we can use
-      ServiceUnavailable        connection refused, circuit open, or 5xx after the retries
+      ServiceUnavailable        connection refused, circuit open, 5xx after the retries, or
+                                the request's deadline passed before the call was sent
       ServiceTimeout            no answer in time: the outcome is UNKNOWN for non-idempotent calls
     (4xx answers are returned to the caller as responses: they are decisions, not faults)
 """
@@ -21,6 +23,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from . import deadline
 from .context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, current_correlation_id
 from .telemetry import inject_headers
 
@@ -67,6 +70,7 @@ class ServiceClient:
     ) -> None:
         self.service = service
         self.retries_max = retries_max
+        self._timeout_s = timeout_s
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
@@ -127,7 +131,10 @@ class ServiceClient:
         extra_headers: dict[str, str] | None,
         timeout_s: float | None,
     ) -> httpx.Response:
-        headers = {CORRELATION_HEADER: current_correlation_id()}
+        if deadline.expired():
+            # Our caller has given up: sending would only make work nobody waits for.
+            raise ServiceUnavailable(self.service, "the request's deadline passed before the call")
+        headers = {CORRELATION_HEADER: current_correlation_id(), **deadline.outgoing_headers()}
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         headers.update(extra_headers or {})
@@ -135,8 +142,10 @@ class ServiceClient:
         breaker = await self._breakers.get_breaker(self.service)
         async with breaker:
             kwargs: dict[str, Any] = {"json": json, "params": params, "headers": headers}
-            if timeout_s is not None:
-                kwargs["timeout"] = timeout_s
+            if timeout_s is not None or deadline.remaining_s() is not None:
+                kwargs["timeout"] = deadline.cap_timeout_s(
+                    timeout_s if timeout_s is not None else self._timeout_s
+                )
             response = await self._client.request(method, path, **kwargs)
             if response.status_code >= 500:
                 # Raising inside the breaker counts the failure against the circuit.

@@ -1,13 +1,22 @@
-"""Prometheus metrics: request rate, errors and duration per route, plus `/metrics`."""
+"""Prometheus metrics every service exposes on `/metrics`.
+
+Names (dashboards and alert rules depend on them; change them only together):
+- `http_requests_total{service,method,route,status}`: requests answered, by route template;
+- `http_request_errors_total{service,method,route}`: requests answered with a 5xx;
+- `http_request_duration_seconds{service,method,route}`: latency histogram;
+- `http_requests_in_flight{service}`: requests being served right now;
+- `http_requests_shed_total{service,reason}`: requests refused before any work, by reason:
+  `overload` (admission control), `deadline` (the caller's budget was spent),
+  `dependency` (a guard such as the rate limiter could not be consulted).
+Services add business metrics of their own (confirm's `payments_total{state}` is the payment
+funnel: REQUIRES_CONFIRMATION = created, FUNDS_HELD = held, COMPLETED / FAILED / DECLINED).
+The middleware that feeds the HTTP metrics is `paykit.serving`.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
-from starlette.routing import Match
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
@@ -21,33 +30,20 @@ HTTP_DURATION = Histogram(
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-
-
-def _route_template(request: Request) -> str:
-    # The template, not the raw path, keeps label cardinality bounded.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+HTTP_IN_FLIGHT = Gauge("http_requests_in_flight", "HTTP requests being served now", ["service"])
+HTTP_SHED = Counter(
+    "http_requests_shed_total",
+    "HTTP requests refused before any work (overload, spent deadline, guard unavailable)",
+    ["service", "reason"],
+)
+SHED_REASONS = ("overload", "deadline", "dependency")
 
 
 def install_metrics(app: FastAPI, service: str) -> None:
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        route = _route_template(request)
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            elapsed = time.perf_counter() - started
-            HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
-            HTTP_DURATION.labels(service, request.method, route).observe(elapsed)
-            if status >= 500:
-                HTTP_ERRORS.labels(service, request.method, route).inc()
+    # Zero series exist from the start, so rate() and alerts see them before the first event.
+    HTTP_IN_FLIGHT.labels(service)
+    for reason in SHED_REASONS:
+        HTTP_SHED.labels(service, reason)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

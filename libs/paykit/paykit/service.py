@@ -1,5 +1,5 @@
 """The FastAPI app every service starts from: logs, traces, metrics, problem+json errors,
-correlation ids, body-size limit, `/health` and `/ready`."""
+correlation ids, body-size limit, deadlines, admission control, `/health` and `/ready`."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from .config import ServiceSettings
-from .context import CORRELATION_HEADER, REQUEST_ID_HEADER, clean_header_id, correlation_id_var
 from .errors import install_error_handlers, problem_response
 from .logs import configure_logging
 from .metrics import install_metrics
+from .serving import ServingLimits, ServingMiddleware
 from .telemetry import configure_tracing, instrument_app
 
 log = logging.getLogger("paykit.service")
@@ -70,7 +70,18 @@ def create_service_app(
     app.state.instance = instance
     install_error_handlers(app)
     install_metrics(app, settings.service_name)
-    _install_request_context(app, body_bytes_max)
+    # Outermost but for tracing: refused requests cost no span and no route work.
+    app.add_middleware(
+        ServingMiddleware,
+        service=settings.service_name,
+        limits=ServingLimits(
+            body_bytes_max=body_bytes_max,
+            budget_ms_default=settings.request_budget_ms_default,
+            in_flight_max=settings.in_flight_max,
+            queue_max=settings.admission_queue_max,
+            wait_ms=settings.admission_wait_ms,
+        ),
+    )
     instrument_app(app)
 
     @app.get("/health", tags=["ops"])
@@ -98,25 +109,3 @@ def create_service_app(
         return JSONResponse({"status": "ready", "service": settings.service_name, "checks": checks})
 
     return app
-
-
-def _install_request_context(app: FastAPI, body_bytes_max: int) -> None:
-    @app.middleware("http")
-    async def _context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > body_bytes_max):
-            return problem_response(
-                413, "PAYLOAD_TOO_LARGE", f"Body larger than {body_bytes_max} bytes", request.url.path
-            )
-        correlation = (
-            clean_header_id(request.headers.get(CORRELATION_HEADER))
-            or clean_header_id(request.headers.get(REQUEST_ID_HEADER))
-            or str(uuid.uuid4())
-        )
-        token = correlation_id_var.set(correlation)
-        try:
-            response = await call_next(request)
-        finally:
-            correlation_id_var.reset(token)
-        response.headers[CORRELATION_HEADER] = correlation
-        return response

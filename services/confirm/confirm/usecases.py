@@ -24,7 +24,11 @@ from .events import emit_state_change
 
 log = logging.getLogger("confirm.usecases")
 _tracer = trace.get_tracer("confirm")
+# The payment funnel: REQUIRES_CONFIRMATION (created) -> FUNDS_HELD (held) -> COMPLETED /
+# FAILED / DECLINED. Every state's series exists from the start, so rates and ratios work.
 PAYMENTS = Counter("payments_total", "Payments that entered a state", ["state"])
+for _state in State:
+    PAYMENTS.labels(_state.value)
 HOLD_EXPIRY_S = 7 * 24 * 3600
 DECLINED_DETAIL = (
     "The payment was declined by risk and compliance checks"  # longer than any bank outcome can stay unknown

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from paykit import deadline
 from paykit.context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, USER_HEADER, current_correlation_id
 from paykit.errors import ProblemError
 from paykit.telemetry import inject_headers
@@ -18,6 +19,7 @@ class Upstream:
         self, name: str, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None
     ) -> None:
         self.name = name
+        self._timeout_s = timeout_s
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=2.0),
@@ -44,20 +46,36 @@ class Upstream:
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> httpx.Response:
-        headers = {USER_HEADER: customer_id, CORRELATION_HEADER: current_correlation_id()}
+        if deadline.expired():
+            raise _retry_later("DEADLINE_EXCEEDED", "The request's deadline passed; nothing was sent on")
+        headers = {
+            USER_HEADER: customer_id,
+            CORRELATION_HEADER: current_correlation_id(),
+            **deadline.outgoing_headers(),
+        }
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         inject_headers(headers)
+        timeout = deadline.cap_timeout_s(self._timeout_s)
         try:
-            return await self._client.request(method, path, json=json, params=params, headers=headers)
+            return await self._client.request(
+                method, path, json=json, params=params, headers=headers, timeout=timeout
+            )
         except httpx.TimeoutException:
-            raise ProblemError(
-                504, "UPSTREAM_TIMEOUT", f"The {self.name} service did not answer in time"
+            # 503, not 504: the answer the fleet gives when it cannot serve in time. A money
+            # call's outcome is then unknown; the same Idempotency-Key on a retry learns it.
+            raise _retry_later(
+                "UPSTREAM_TIMEOUT",
+                f"The {self.name} service did not answer in time; retry with the same Idempotency-Key",
             ) from None
         except httpx.TransportError:
             raise ProblemError(
                 503, "SERVICE_UNAVAILABLE", f"The {self.name} service is currently unavailable"
             ) from None
+
+
+def _retry_later(code: str, detail: str) -> ProblemError:
+    return ProblemError(503, code, detail, headers={"Retry-After": "1"})
 
 
 def passed_headers(response: httpx.Response) -> dict[str, str]:

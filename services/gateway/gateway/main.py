@@ -41,6 +41,13 @@ class GatewaySettings(ServiceSettings):
     rate_limit_user: str = "120/minute"
     rate_limit_ip: str = "600/minute"
     upstream_timeout_s: float = 35.0
+    # The edge sheds here: a request names its budget in X-Request-Timeout-Ms or gets this
+    # one (under nginx's 35 s read timeout); past `in_flight_max` requests per instance and a
+    # short queue, a fast 503 OVERLOADED with Retry-After (sizes chosen by `make bench-fleet`).
+    request_budget_ms_default: int = 30_000
+    in_flight_max: int = 48
+    admission_queue_max: int = 32
+    admission_wait_ms: int = 50
 
     def secrets_to_check(self) -> dict[str, str]:
         return {

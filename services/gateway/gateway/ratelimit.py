@@ -1,19 +1,26 @@
 """Rate limits shared by every gateway instance (counters in Redis, moving windows from the
-`limits` library), per client IP and per user, with RateLimit-* and Retry-After headers."""
+`limits` library), per client IP and per user, with RateLimit-* and Retry-After headers.
+
+When Redis cannot be asked (down, slow, out of connections) the request is refused with a
+503 RATE_LIMITER_UNAVAILABLE and Retry-After: a limit we cannot check is not a limit we may
+skip, so no payment goes through unchecked, and an overload is never a 500."""
 
 from __future__ import annotations
 
 import ipaddress
 import math
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from paykit.errors import ProblemError
+from paykit.metrics import HTTP_SHED
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TRUSTED_PROXIES = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
@@ -43,8 +50,11 @@ class RateLimits:
         """Count one request; raise 429 when over the limit. The tightest limit seen on this
         request is what the RateLimit-* headers report."""
         item = self.rules[rule]
-        allowed = await self.limiter.hit(item, rule, identifier)
-        stats = await self.limiter.get_window_stats(item, rule, identifier)
+        try:
+            allowed = await self.limiter.hit(item, rule, identifier)
+            stats = await self.limiter.get_window_stats(item, rule, identifier)
+        except (StorageError, RedisError, OSError, TimeoutError) as exc:
+            raise guard_unavailable("RATE_LIMITER_UNAVAILABLE", "Rate limits cannot be checked now") from exc
         reset_s = max(0, math.ceil(stats.reset_time - time.time()))
         headers = {
             "RateLimit-Limit": str(item.amount),
@@ -61,6 +71,12 @@ class RateLimits:
                 "Too many requests, please try again later.",
                 headers={**headers, "Retry-After": str(max(1, reset_s))},
             )
+
+
+def guard_unavailable(code: str, detail: str) -> ProblemError:
+    """A check that must pass before any work could not be made: refuse, counted as shed."""
+    HTTP_SHED.labels("gateway", "dependency").inc()
+    return ProblemError(503, code, f"{detail}; retry shortly", headers={"Retry-After": "1"})
 
 
 def client_ip(request: Request) -> str:
@@ -80,14 +96,34 @@ def _is_trusted(address: str) -> bool:
     return any(ip in ipaddress.ip_network(net) for net in TRUSTED_PROXIES)
 
 
+class _RateLimitHeaders:
+    """Adds the RateLimit-* headers a route's limit checks left in `request.state`
+    (pure ASGI: Starlette's BaseHTTPMiddleware costs a task group per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state = scope.get("state") or {}
+                headers: dict[str, str] | None = state.get("ratelimit_headers")
+                if headers:
+                    present = {name.lower() for name, _ in message.get("headers", [])}
+                    extra = [
+                        (name.lower().encode(), value.encode())
+                        for name, value in headers.items()
+                        if name.lower().encode() not in present
+                    ]
+                    message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def install_headers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _ratelimit_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        headers: dict[str, str] | None = getattr(request.state, "ratelimit_headers", None)
-        if headers:
-            for name, value in headers.items():
-                response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(_RateLimitHeaders)

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from paykit.errors import ProblemError
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from . import store
 from .domain import (
@@ -25,6 +26,7 @@ from .domain import (
     new_refresh_token,
     verify_access_token,
 )
+from .ratelimit import guard_unavailable
 
 LOGINS = Counter("gateway_logins_total", "Login attempts", ["result"])
 _HASHER = PasswordHasher()
@@ -175,7 +177,12 @@ async def authenticate(deps: AuthDeps, authorization: str | None) -> Principal:
             str(exc).capitalize(),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
-    if await deps.redis.exists(REVOKED_PREFIX + principal.token_id):
+    try:
+        revoked = await deps.redis.exists(REVOKED_PREFIX + principal.token_id)
+    except (RedisError, OSError, TimeoutError) as exc:
+        # A revocation we cannot check is not one we may ignore: refuse, never a 500.
+        raise guard_unavailable("TOKEN_CHECK_UNAVAILABLE", "Tokens cannot be checked now") from exc
+    if revoked:
         raise ProblemError(
             401,
             "TOKEN_REVOKED",
