@@ -20,13 +20,16 @@ umask 077
     echo "# Made by docker/make-env.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ). Keep it secret; see .env.example."
     echo "POSTGRES_USER=payment_admin"
     echo "POSTGRES_PASSWORD=$(secret)"
-    for role in GATEWAY CONFIRM RISK NOTIFICATION OTP ACCOUNT AUDIT OFAC KYC PARTNER_BANK POSTGRES_EXPORTER; do
+    # One login per service that keeps data in Postgres (otp and ofac keep none), and the exporter's.
+    for role in GATEWAY CONFIRM RISK NOTIFICATION ACCOUNT AUDIT KYC PARTNER_BANK POSTGRES_EXPORTER; do
         echo "${role}_DB_PASSWORD=$(secret)"
     done
     echo "REDIS_PASSWORD=$(secret)"
     echo "JWT_SECRET=$(secret)"
     echo "OTP_SECRET=$(secret)"
     echo "OFAC_ADMIN_TOKEN=$(secret)"
+    echo "KYC_REVIEWER_TOKEN=$(secret)"
+    echo "KYC_DOCUMENT_KEY=$(secret)"
     echo "JWT_PRIVATE_KEY=\"$(rsa_key)\""
     echo "JWE_PRIVATE_KEY=\"$(rsa_key)\""
     echo "GRAFANA_ADMIN_USER=admin"

@@ -4,7 +4,7 @@
 # not wait for it (depends_on: service_healthy). The binary is static and runs unchanged here.
 FROM otel/opentelemetry-collector-contrib:0.115.0 AS collector
 
-FROM alpine:3.20.3
+FROM alpine:3.21.0@sha256:21dc6063fd678b478f57c0e13f47560d0ea4eeba26dfc947b2a4f81f686b9f45
 RUN addgroup -S -g 10001 otel && adduser -S -D -H -u 10001 -G otel otel
 COPY --from=collector /otelcol-contrib /usr/local/bin/otelcol-contrib
 USER 10001

@@ -3,7 +3,8 @@
 #   docker build -f docker/service.Dockerfile --build-arg SERVICE=account -t payment-fleet/account .
 # SERVICE is the Python package (and schema) name: gateway, confirm, risk, notification, otp,
 # account, audit, ofac, kyc, partner_bank. The listening port comes from $PORT at run time.
-FROM python:3.11.11-slim-bookworm
+# Tag for people, digest for machines: the tag can be re-pointed, the digest cannot.
+FROM python:3.11.11-slim-bookworm@sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5
 
 ARG SERVICE
 RUN test -n "${SERVICE}" || { echo "build arg SERVICE is required, e.g. --build-arg SERVICE=account" >&2; exit 1; }

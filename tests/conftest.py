@@ -17,8 +17,11 @@ import pytest
 from tools.kafka.broker import KafkaBroker
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
-POSTGRES_IMAGE = "postgres:15.10-alpine"
-REDIS_IMAGE = "redis:7.4.2-alpine"
+# The compose stack's images (docker-compose.yml), tag and digest.
+POSTGRES_IMAGE = (
+    "postgres:15.13-alpine@sha256:1414298ea93186123a6dcf872f778ba3bd2347edcbd2f31aa7bb2d9814ff5393"
+)
+REDIS_IMAGE = "redis:7.4.2-alpine@sha256:02419de7eddf55aa5bcf49efb74e88fa8d931b4d77c07eff8a6b2144472b6952"
 DOCKER_PING_TIMEOUT_S = 2
 
 
