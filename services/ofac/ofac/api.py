@@ -10,10 +10,13 @@ from fastapi import APIRouter, Header, Query, Request
 from paykit import ProblemError
 
 from . import usecases
+from .countries import country_key
 from .domain import MatchView
 from .index import Filters
 from .lists import ListHolder
+from .matching import Query as ScreeningQuery
 from .schemas import (
+    ID_CHARS_MAX,
     CheckSanctionsRequest,
     CheckSanctionsResponse,
     ListInfo,
@@ -44,6 +47,27 @@ def _out(m: MatchView) -> MatchOut:
         programs=list(m.programs),
         countries=list(m.countries),
         list=m.list,
+        name_score=m.name_score,
+        band=m.band,
+        agreed=list(m.agreed),
+        disagreed=list(m.disagreed),
+    )
+
+
+def _query(body: CheckSanctionsRequest, name: str | None) -> ScreeningQuery | None:
+    if name is None:
+        return None
+    countries = frozenset(
+        country_key(c) for c in (body.country, body.nationality, body.address_country) if c and c.strip()
+    )
+    ids = [*body.id_numbers, *([body.imo] if body.imo else [])]
+    return ScreeningQuery.build(
+        name,
+        entity_type=body.entity_type,
+        birth_date=body.date_of_birth,
+        birth_year=body.birth_year,
+        countries=countries,
+        id_numbers=[i[:ID_CHARS_MAX] for i in ids],
     )
 
 
@@ -56,7 +80,8 @@ async def check_sanctions(body: CheckSanctionsRequest, request: Request) -> Chec
         raise usecases.nothing_to_screen("Send `name` (or `customer_id`) to screen")
     if name is None and customer_id is not None and customer_id not in policy.blocklist:
         name = (await request.app.state.accounts.customer(customer_id)).full_name
-    result = usecases.check_sanctions(_holder(request), policy, customer_id=customer_id, name=name)
+    query = _query(body, name)
+    result = usecases.check_sanctions(_holder(request), policy, customer_id=customer_id, query=query)
     d = result.decision
     return CheckSanctionsResponse(
         customer_id=customer_id,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from .index import LIST_NAME, Match
+from .index import Match
+from .matching import Evidence
 
 INTERNAL_LIST = "INTERNAL_BLOCKLIST"
+Band = Literal["BLOCK", "REVIEW", "NONE"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,29 @@ class MatchView:
     programs: tuple[str, ...]
     countries: tuple[str, ...]
     list: str
+    name_score: float = 0.0
+    agreed: tuple[str, ...] = ()
+    disagreed: tuple[str, ...] = ()
+    band: Band = "NONE"
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    match: Match
+    evidence: Evidence
+
+
+def band_of(evidence: Evidence, thresholds: Thresholds) -> Band:
+    """BLOCK needs more than a name: an agreeing ID number, IMO or date of birth; or the exact
+    listed name when it is rare; or an agreeing country with a name that is not common. Any
+    other match in the bands goes to a person (REVIEW)."""
+    if evidence.score >= thresholds.block and (
+        evidence.strong or evidence.rare_exact or (evidence.country_agrees and evidence.distinctive)
+    ):
+        return "BLOCK"
+    if evidence.score >= thresholds.review:
+        return "REVIEW"
+    return "NONE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +67,22 @@ class Decision:
     matches: list[MatchView]
 
 
-def view(match: Match) -> MatchView:
+def view(match: Match, evidence: Evidence | None = None, band: Band = "NONE") -> MatchView:
     e = match.entity
     return MatchView(
         entity_id=e.entity_id,
         name=e.name,
         matched_name=match.matched_name,
         matched_kind=match.matched_kind,
-        score=match.score,
+        score=evidence.score if evidence else match.score,
         type=e.entity_type,
         programs=e.programs,
         countries=e.countries,
-        list=LIST_NAME,
+        list=e.source,
+        name_score=match.score,
+        agreed=evidence.agreed if evidence else (),
+        disagreed=evidence.disagreed if evidence else (),
+        band=band,
     )
 
 
@@ -67,6 +97,9 @@ def blocklist_view(customer_id: str) -> MatchView:
         programs=(),
         countries=(),
         list=INTERNAL_LIST,
+        name_score=1.0,
+        agreed=("customer_id",),
+        band="BLOCK",
     )
 
 
@@ -75,12 +108,14 @@ def screenable(name: str | None) -> bool:
     return bool(name) and any(ch.isalpha() for ch in name or "")
 
 
-def decide(matches: list[Match], thresholds: Thresholds, *, blocked_customer: str | None) -> Decision:
-    """Sanctioned on an internal-blocklist hit or a match at the block threshold; review when
-    the best match lies in the review band. `matches` are best first."""
-    views = [view(m) for m in matches]
+def decide(scored: list[Scored], thresholds: Thresholds, *, blocked_customer: str | None) -> Decision:
+    """Sanctioned on an internal-blocklist hit or a match in the BLOCK band; review when the
+    best match is in the REVIEW band. Matches below the review threshold are not shown."""
+    ranked = sorted(scored, key=lambda s: (-s.evidence.score, s.match.entity.entity_id))
+    views = [
+        view(s.match, s.evidence, band) for s in ranked if (band := band_of(s.evidence, thresholds)) != "NONE"
+    ]
     if blocked_customer is not None:
         return Decision(True, False, [blocklist_view(blocked_customer), *views])
-    best = matches[0].score if matches else 0.0
-    sanctioned = best >= thresholds.block
-    return Decision(sanctioned, not sanctioned and best >= thresholds.review, views)
+    sanctioned = any(v.band == "BLOCK" for v in views)
+    return Decision(sanctioned, not sanctioned and bool(views), views)

@@ -1,9 +1,10 @@
 """An immutable, precomputed screening index over one loaded list.
 
 Built once per load (normalised tokens of every primary name and alias, the vocabulary of
-distinct tokens, and an inverted index token -> names). A search compares the query's few
-tokens with the whole vocabulary in C (rapidfuzz), and scores only the names that share a
-similar token, so one screening over ~20k names takes a few milliseconds.
+distinct tokens, an inverted index token -> names, and a phonetic index sound key -> tokens).
+Blocking: a search compares the query's few tokens with the whole vocabulary in C
+(rapidfuzz) and looks up their sound keys, and scores only the names that share a similar
+or same-sounding token, so one screening over ~20k names takes a few milliseconds.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from datetime import UTC, datetime
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
+from .common_names import COMMON_NAME_PARTS
 from .countries import country_key
 from .names import (
     BETTER_SIDE_WEIGHT,
     TOKEN_SIMILARITY_MIN,
     name_score,
+    phonetic_key,
     reorder_individual,
     token_similarity,
     tokens,
@@ -28,6 +31,10 @@ from .sdnfile import Entity
 
 LIST_NAME = "OFAC_SDN"
 SIMILAR_CACHE_ENTRIES_MAX = 50_000
+# A token on this many listed parties' names is common there ("trading", "mohammad").
+COMMON_TOKEN_ENTITIES_MIN = 8
+# A name shorter than this (letters) is short enough to be shared by many people.
+DISTINCTIVE_CHARS_MIN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,10 @@ class Match:
     matched_name: str
     matched_kind: str
     score: float
+    # The query is this listed name after normalisation (same tokens, any order).
+    exact: bool = False
+    # The listed name has a part that is not a common name part and is long enough.
+    distinctive: bool = False
 
 
 @dataclass
@@ -96,11 +107,17 @@ class ScreeningIndex:
     _postings: dict[str, list[tuple[int, int]]] = field(init=False, default_factory=dict)
     _countries: list[frozenset[str]] = field(init=False, default_factory=list)
     _similar_cache: dict[str, dict[str, float]] = field(init=False, default_factory=dict)
+    _sounds: dict[str, list[str]] = field(init=False, default_factory=dict)
+    _all_countries: list[frozenset[str]] = field(init=False, default_factory=list)
+    _common: frozenset[str] = field(init=False, default_factory=frozenset)
+    _position: dict[str, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for e_index, entity in enumerate(self.entities):
+            self._position[entity.entity_id] = e_index
             self._countries.append(frozenset(country_key(c) for c in entity.countries))
+            self._all_countries.append(frozenset(country_key(c) for c in entity.all_countries))
             primary = reorder_individual(entity.name) if entity.entity_type == "individual" else entity.name
             seen: set[tuple[str, ...]] = set()
             candidates = [(entity.name, "primary", primary)]
@@ -118,6 +135,26 @@ class ScreeningIndex:
                     postings[token].append((n_index, position))
         self._postings = dict(postings)
         self.vocabulary = list(self._postings)
+        sounds: dict[str, list[str]] = defaultdict(list)
+        for token in self.vocabulary:
+            sounds[phonetic_key(token)].append(token)
+        self._sounds = dict(sounds)
+        entities_of = {
+            t: len({self.names[n].entity_index for n, _ in posts}) for t, posts in self._postings.items()
+        }
+        frequent = {t for t, count in entities_of.items() if count >= COMMON_TOKEN_ENTITIES_MIN}
+        self._common = COMMON_NAME_PARTS | frequent
+
+    def countries_of_entity(self, entity: Entity) -> frozenset[str]:
+        """Country keys of addresses, nationalities and flag."""
+        return self._all_countries[self._position[entity.entity_id]]
+
+    def distinctive(self, name_tokens: tuple[str, ...]) -> bool:
+        """Not made only of common name parts, and long enough to be rare."""
+        return (
+            any(t not in self._common for t in name_tokens)
+            and sum(len(t) for t in name_tokens) >= DISTINCTIVE_CHARS_MIN
+        )
 
     @property
     def entity_count(self) -> int:
@@ -153,7 +190,9 @@ class ScreeningIndex:
             current = best.get(name.entity_index)
             if score >= min_score and (current is None or score > current.score):
                 entity = self.entities[name.entity_index]
-                best[name.entity_index] = Match(entity, name.text, name.kind, score)
+                exact = score >= 1.0 and len(name.tokens) == len(query_tokens)
+                distinctive = self.distinctive(name.tokens)
+                best[name.entity_index] = Match(entity, name.text, name.kind, score, exact, distinctive)
         ranked = sorted(best.values(), key=lambda m: (-m.score, m.entity.entity_id))
         return ranked[:limit]
 
@@ -189,6 +228,10 @@ class ScreeningIndex:
             limit=None,
         )
         similar = {t: s for t, _, _ in hits if (s := token_similarity(token, t)) > 0}
+        # Same sound, other spelling (Mohammed/Muhammad, Umar/Omar): the phonetic block.
+        for other in self._sounds.get(phonetic_key(token), ()):
+            if other not in similar and (s := token_similarity(token, other)) > 0:
+                similar[other] = s
         if len(self._similar_cache) >= SIMILAR_CACHE_ENTRIES_MAX:
             self._similar_cache.clear()
         self._similar_cache[token] = similar

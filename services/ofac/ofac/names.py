@@ -1,40 +1,67 @@
 """Name normalisation and token similarity: pure functions, no I/O.
 
-A name becomes a tuple of tokens: transliterated to ASCII (diacritics, other scripts),
-lower case, punctuation split out, apostrophes dropped (O'Brien -> obrien), honorifics,
-joining words, company suffixes and lone initials removed. "LAST, First" of an individual
-reads "First LAST". Token order does not matter to the scorer; the order is kept for display.
+A name becomes a tuple of tokens: transliterated to ASCII (diacritics, other scripts:
+anyascii), lower case, apostrophes dropped (O'Brien -> obrien), legal forms brought to one
+spelling (rigour: "Limitada" -> "ltd", "Obshchestvo s ogranichennoi..." -> "ooo") and then
+dropped with honorifics, particles (al-, el-, bin, ibn, de, van...) and lone initials.
+"LAST, First" of an individual reads "First LAST". Token order does not matter to the scorer.
+
+Two tokens are similar by spelling (Jaro-Winkler tempered by an edit distance that counts a
+transposition as one edit) or by sound: equal metaphone keys (rigour) make Mohammed/Muhammad,
+Umar/Omar, Aly/Ali, Abou/Abu, Radkov/Radkoff, Yusuf/Youssef close even when short.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from anyascii import anyascii
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler
+from rigour.names import replace_org_types_compare
+from rigour.text import metaphone
 
-_APOSTROPHES = re.compile(r"['`´’‘]")
+_APOSTROPHES = re.compile(r"['`´’‘ʼʻ]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
-# Words that say nothing about who someone is.
-STOPWORDS = frozenset({"the", "of", "and", "mr", "mrs", "ms", "miss", "dr", "jr", "sr", "mme", "m"})
-# Legal-form suffixes: "ACME LTD" and "Acme Limited" are the same name.
-COMPANY_SUFFIXES = frozenset(
+# Words that say nothing about who someone is: honorifics, titles, generational suffixes.
+STOPWORDS = frozenset(
     {
-        "inc", "incorporated", "ltd", "limited", "llc", "llp", "lp", "co", "corp", "corporation",
-        "company", "sa", "sas", "sarl", "srl", "spa", "gmbh", "ag", "kg", "plc", "bv", "nv", "cv",
-        "oao", "ooo", "zao", "pao", "jsc", "ojsc", "cjsc", "pjsc", "pte", "pvt", "bhd", "sdn",
-        "fze", "fzco", "fzc", "fzllc", "sal", "ab", "oy",
+        "the", "of", "and", "mr", "mrs", "ms", "miss", "dr", "prof", "jr", "sr", "mme", "m", "ii",
+        "iii", "sir", "lord", "madam", "sheikh", "shaikh", "sheik", "shaykh", "haji", "hajji",
+        "hadji", "mullah", "mulla", "maulana", "mawlawi", "maulvi", "imam", "general", "gen",
+        "colonel", "col", "captain", "capt", "lt", "major", "sayed", "sayyed", "engineer", "eng",
     }
 )  # fmt: skip
-DROPPED = STOPWORDS | COMPANY_SUFFIXES
+# Particles of names: written, dropped, joined or not as the writer pleases.
+PARTICLES = frozenset(
+    {
+        "al", "el", "ul", "ad", "ar", "as", "at", "az", "bin", "ibn", "bint", "de", "da", "del",
+        "della", "di", "do", "dos", "das", "du", "van", "von", "der", "den", "la", "le", "y",
+    }
+)  # fmt: skip
+# Legal-form suffixes (after rigour's canonical spelling): "ACME LTD" is "Acme Limited".
+COMPANY_SUFFIXES = frozenset(
+    {
+        "inc", "incorporated", "ltd", "ltda", "limited", "limitada", "llc", "llp", "lp", "co",
+        "corp", "corporation", "company", "cia", "compania", "sa", "sas", "sarl", "srl", "spa",
+        "gmbh", "ag", "kg", "plc", "bv", "nv", "cv", "oao", "ooo", "zao", "pao", "jsc", "ojsc",
+        "cjsc", "pjsc", "ao", "tov", "pte", "pvt", "bhd", "sdn", "fze", "fzco", "fzc", "fzllc",
+        "sal", "ab", "oy", "as", "aps", "kft", "sro", "doo", "ead", "eood", "sae", "wll",
+        "scs", "sapi", "rl", "ca", "coltd", "sacv", "sadecv",
+    }
+)  # fmt: skip
+DROPPED = STOPWORDS | PARTICLES | COMPANY_SUFFIXES
 
 # Below this a pair of tokens is no evidence at all.
 TOKEN_SIMILARITY_MIN = 0.80
 SHORT_TOKEN_CHARS = 4
+# Two tokens that sound alike (equal phonetic keys of at least this length) are this close.
+PHONETIC_KEY_CHARS_MIN = 2
+PHONETIC_SIMILARITY = 0.9
 # Weight of the better-covered side; the rest goes to the worse-covered side. A token
 # missing on either side (a middle name, a second surname) moves a name into review, not out.
-BETTER_SIDE_WEIGHT = 0.65
+BETTER_SIDE_WEIGHT = 0.7
 
 
 def reorder_individual(name: str) -> str:
@@ -48,6 +75,7 @@ def reorder_individual(name: str) -> str:
 
 def tokens(name: str) -> tuple[str, ...]:
     text = _APOSTROPHES.sub("", anyascii(name).lower())
+    text = replace_org_types_compare(text)
     raw = [t for t in _NON_ALNUM.split(text) if t]
     kept = [t for t in raw if t not in DROPPED and len(t) > 1]
     if kept:
@@ -56,21 +84,37 @@ def tokens(name: str) -> tuple[str, ...]:
     return tuple(raw)
 
 
+@lru_cache(maxsize=100_000)
+def phonetic_key(token: str) -> str:
+    """Metaphone, with any leading vowel written "A": Umar/Omar, Osama/Usama sound alike."""
+    if token.isdigit():
+        return token
+    key = metaphone(token)
+    if key[:1] in ("A", "E", "I", "O", "U"):
+        key = "A" + key[1:]
+    return key
+
+
 def normalize(name: str) -> str:
     return " ".join(tokens(name))
 
 
 def token_similarity(a: str, b: str) -> float:
-    """Jaro-Winkler, tempered by edit distance so short near-misses ("doe"/"dos") stay apart
-    while real misspellings of longer tokens ("noriega"/"norega") stay close."""
+    """Jaro-Winkler tempered by edit distance (a transposition is one edit), so short
+    near-misses ("doe"/"dos") stay apart while misspellings of longer tokens
+    ("noriega"/"norega", "daimr"/"damir") stay close; or equal sound keys."""
     if a == b:
         return 1.0
+    score = 0.0
     jw = JaroWinkler.normalized_similarity(a, b)
-    if jw < TOKEN_SIMILARITY_MIN:
-        return 0.0
-    lev = Levenshtein.normalized_similarity(a, b)
-    # One letter is a large share of a short token: "ali"/"wali" are different names.
-    score = lev if min(len(a), len(b)) <= SHORT_TOKEN_CHARS else (jw + lev) / 2
+    if jw >= TOKEN_SIMILARITY_MIN:
+        edit = OSA.normalized_similarity(a, b)
+        # One letter is a large share of a short token: "ali"/"wali" are different names.
+        score = edit if min(len(a), len(b)) <= SHORT_TOKEN_CHARS else (jw + edit) / 2
+    if score < PHONETIC_SIMILARITY and not (a.isdigit() or b.isdigit()):
+        key = phonetic_key(a)
+        if len(key) >= PHONETIC_KEY_CHARS_MIN and key == phonetic_key(b):
+            score = PHONETIC_SIMILARITY
     return score if score >= TOKEN_SIMILARITY_MIN else 0.0
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,14 +12,30 @@ ID_CHARS_MAX = 64
 SOURCE_CHARS_MAX = 500
 
 
+ID_NUMBERS_MAX = 10
+EntityType = Literal["individual", "person", "entity", "organisation", "organization", "vessel", "aircraft"]
+
+
 class CheckSanctionsRequest(BaseModel):
-    """The seed's body: `{customer_id, name, country}`; `name` is what gets screened."""
+    """The seed's body `{customer_id, name, country}`; `name` is what gets screened. Every
+    other field is optional evidence: what agrees can block, what conflicts clears."""
 
     model_config = ConfigDict(extra="ignore")
 
     customer_id: str | None = Field(default=None, max_length=ID_CHARS_MAX)
     name: str | None = Field(default=None, max_length=NAME_CHARS_MAX)
-    country: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, max_length=64, description="ISO-2 code or name")
+    entity_type: EntityType | None = None
+    date_of_birth: date | None = None
+    birth_year: int | None = Field(default=None, ge=1850, le=2100)
+    nationality: str | None = Field(default=None, max_length=64)
+    address_country: str | None = Field(default=None, max_length=64)
+    id_numbers: list[str] = Field(
+        default_factory=list,
+        max_length=ID_NUMBERS_MAX,
+        description="Passport, national ID, tax ID, registration numbers, IMO...",
+    )
+    imo: str | None = Field(default=None, max_length=ID_CHARS_MAX)
 
 
 class MatchOut(BaseModel):
@@ -30,7 +47,12 @@ class MatchOut(BaseModel):
     type: str
     programs: list[str]
     countries: list[str]
-    list: str
+    name_score: float = Field(ge=0, le=1, description="the name alone, before identifiers")
+    band: Literal["BLOCK", "REVIEW", "NONE"]
+    agreed: list[str] = Field(description="fields that agree: name, id_number, date_of_birth, ...")
+    disagreed: list[str] = Field(description="fields that conflict: date_of_birth, entity_type, country")
+    # Last: the field's name shadows the builtin `list` in the rest of the class body.
+    list: str  # the list it is on, e.g. OFAC_SDN
 
 
 class ThresholdsOut(BaseModel):

@@ -11,6 +11,8 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from .identifiers import Identity, parse_remarks
+
 NULL = "-0-"
 SDN_COLUMNS_MIN = 4
 ADD_COLUMNS_MIN = 5
@@ -45,10 +47,22 @@ class Entity:
     remarks: str = ""
     addresses: list[Address] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)
+    identity: Identity = field(default_factory=Identity)
+    # Which list it is on (OFAC_SDN, OFAC_CONSOLIDATED, an OpenSanctions dataset...).
+    source: str = "OFAC_SDN"
+    vessel_flag: str = ""
 
     @property
     def countries(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(a.country for a in self.addresses if a.country))
+
+    @property
+    def all_countries(self) -> tuple[str, ...]:
+        """Address countries, nationalities and a vessel's flag: what a country can agree with."""
+        found = [*self.countries, *self.identity.nationalities]
+        if self.vessel_flag:
+            found.append(self.vessel_flag)
+        return tuple(dict.fromkeys(found))
 
 
 def _clean(value: str) -> str:
@@ -78,7 +92,9 @@ def _programs(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for p in parts if p))
 
 
-def parse_list(sdn: bytes, add: bytes = b"", alt: bytes = b"", comments: bytes = b"") -> dict[str, Entity]:
+def parse_list(
+    sdn: bytes, add: bytes = b"", alt: bytes = b"", comments: bytes = b"", *, source: str = "OFAC_SDN"
+) -> dict[str, Entity]:
     """The entities of one consistent download, keyed by ent_num."""
     entities: dict[str, Entity] = {}
     for row in _rows(sdn, SDN_COLUMNS_MIN):
@@ -92,6 +108,8 @@ def parse_list(sdn: bytes, add: bytes = b"", alt: bytes = b"", comments: bytes =
             entity_type=sdn_type if sdn_type in ENTITY_TYPES else "entity",
             programs=_programs(program),
             remarks=remarks,
+            source=source,
+            vessel_flag=row[9] if len(row) > 9 else "",
         )
     if not entities:
         raise ListFormatError("sdn.csv holds no records")
@@ -108,4 +126,6 @@ def parse_list(sdn: bytes, add: bytes = b"", alt: bytes = b"", comments: bytes =
         if entity is not None and row[1]:
             # Overflow of a Remarks field too long for sdn.csv (watchman's mergeSpilloverRecords).
             entity.remarks = f"{entity.remarks}{row[1]}"
+    for entity in entities.values():
+        entity.identity = parse_remarks(entity.remarks)
     return entities

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from paykit import ProblemError
 
-from .domain import Decision, MatchView, Thresholds, decide, screenable, view
+from .domain import Decision, MatchView, Scored, Thresholds, decide, screenable, view
 from .index import Filters, ScreeningIndex
 from .lists import ListHolder
+from .matching import Query, Weights, evaluate
 from .sdnfile import ListFormatError
 from .sources import ListSourceError
 
@@ -21,6 +22,7 @@ class ScreeningPolicy:
     thresholds: Thresholds
     blocklist: frozenset[str]
     matches_max: int
+    weights: Weights = field(default_factory=Weights)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +44,40 @@ def nothing_to_screen(detail: str) -> ProblemError:
 
 
 def check_sanctions(
-    holder: ListHolder, policy: ScreeningPolicy, *, customer_id: str | None, name: str | None
+    holder: ListHolder, policy: ScreeningPolicy, *, customer_id: str | None, query: Query | None
 ) -> Screening:
     blocked = customer_id if customer_id and customer_id in policy.blocklist else None
-    if blocked is None and not screenable(name):
+    if blocked is None and (query is None or not screenable(query.name)):
         raise nothing_to_screen("The name to screen is empty or has no letters")
     index = current_index(holder)  # one list for the whole screening, whatever reloads meanwhile
-    matches = []
-    if name and screenable(name):
-        matches = index.search(name, limit=policy.matches_max, min_score=policy.thresholds.review)
-    return Screening(decide(matches, policy.thresholds, blocked_customer=blocked), index.version)
+    scored = screen(index, policy, query) if query is not None and screenable(query.name) else []
+    return Screening(decide(scored, policy.thresholds, blocked_customer=blocked), index.version)
+
+
+def screen(index: ScreeningIndex, policy: ScreeningPolicy, query: Query) -> list[Scored]:
+    """Name candidates from the index, each scored with the identifiers both sides have. An
+    agreeing identifier can lift a weaker name into the bands, so the name search then looks
+    that much lower."""
+    lift = policy.weights.bonus_max if query.has_identifiers else 0.0
+    floor = max(0.0, policy.thresholds.review - lift)
+    matches = index.search(query.name, limit=policy.matches_max * 3, min_score=floor)
+    scored = [
+        Scored(
+            m,
+            evaluate(
+                query,
+                m.entity,
+                index.countries_of_entity(m.entity),
+                name_score=m.score,
+                exact=m.exact,
+                distinctive=m.distinctive,
+                weights=policy.weights,
+            ),
+        )
+        for m in matches
+    ]
+    scored.sort(key=lambda s: (-s.evidence.score, s.match.entity.entity_id))
+    return scored[: policy.matches_max]
 
 
 def search(
