@@ -6,6 +6,7 @@ produce an answer raises paykit.http.ServiceCallError (ServiceTimeout: outcome u
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -24,6 +25,20 @@ def _problem_from(response: httpx.Response, service: str) -> ProblemError:
     code = str(body.get("code") or body.get("error") or f"{service.upper()}_REJECTED")
     detail = str(body.get("detail") or body.get("message") or code)
     return ProblemError(response.status_code, code, detail)
+
+
+@dataclass(frozen=True)
+class HeldFunds:
+    status: str
+    expires_at: datetime
+
+
+def _held(response: httpx.Response) -> HeldFunds:
+    try:
+        body = response.json()
+        return HeldFunds(str(body["status"]), datetime.fromisoformat(str(body["expires_at"])))
+    except (ValueError, KeyError, TypeError):
+        raise ServiceUnavailable("account", "answered a hold without status or expiry") from None
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,9 @@ class AccountClient:
             body["account_number"], body["customer_id"], body["currency"], body.get("status", "ACTIVE")
         )
 
-    async def hold(self, payment_id: str, terms: Terms, expires_in_s: int) -> None:
-        """Reserve the funds; raises ProblemError (e.g. 422 INSUFFICIENT_FUNDS) when refused."""
+    async def hold(self, payment_id: str, terms: Terms, expires_in_s: int) -> HeldFunds:
+        """Reserve the funds; raises ProblemError when refused (422 INSUFFICIENT_FUNDS, or 409
+        HOLD_EXPIRED / HOLD_RELEASED: a hold under this id no longer holds money)."""
         response = await self.http.call(
             "POST",
             "/holds",
@@ -67,11 +83,27 @@ class AccountClient:
         )
         if response.status_code not in (200, 201):
             raise _problem_from(response, "account")
+        return _held(response)
+
+    async def extend(self, payment_id: str, expires_in_s: int) -> HeldFunds:
+        """Lengthen the live hold before the bank is asked to pay; ProblemError (409
+        HOLD_EXPIRED / HOLD_RELEASED, 404 HOLD_NOT_FOUND) when there is none to lengthen."""
+        response = await self.http.call(
+            "POST",
+            f"/holds/{payment_id}/extend",
+            json={"expires_in_s": expires_in_s},
+            idempotency_key=f"{payment_id}:extend",
+        )
+        if response.status_code != 200:
+            raise _problem_from(response, "account")
+        return _held(response)
 
     async def capture(self, payment_id: str) -> None:
         response = await self.http.call(
             "POST", f"/holds/{payment_id}/capture", json={}, idempotency_key=payment_id
         )
+        if response.status_code == 409:
+            raise _problem_from(response, "account")  # the hold no longer holds money
         if response.status_code != 200:
             raise ServiceUnavailable(
                 "account", f"capture answered {response.status_code}: {response.text[:200]}"

@@ -24,6 +24,8 @@ class State(StrEnum):
 
 
 TERMINAL = frozenset({State.COMPLETED, State.FAILED, State.DECLINED})
+# States in which a payment waits on its customer (OTP) or an operator (review).
+WAITING = frozenset({State.REQUIRES_OTP, State.UNDER_REVIEW})
 # Mirrors payment_state_transitions in the migration; the database has the last word.
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.REQUIRES_CONFIRMATION: frozenset(
@@ -96,6 +98,13 @@ class Payment:
     updated_at: datetime
     confirmed_at: datetime | None
     completed_at: datetime | None
+    # Set when the customer's OTP or an operator's approval let the payment go on: it no
+    # longer waits on anyone, so the resolver may finish it.
+    authorized_at: datetime | None = None
+
+    @property
+    def waits_on_a_person(self) -> bool:
+        return self.state in WAITING and self.authorized_at is None
 
     @property
     def amount(self) -> str:
@@ -143,10 +152,16 @@ SEED_STATUS = {
 }
 
 
+def seed_status(payment: Payment) -> str:
+    if payment.state in WAITING and payment.authorized_at is not None:
+        return "PROCESSING"  # authorized: it goes on without the customer or operator
+    return SEED_STATUS.get(payment.state, payment.state.value)
+
+
 def confirm_answer(payment: Payment, **extra: Any) -> tuple[int, dict[str, Any]]:
     """HTTP status and body of a confirm that did not fail."""
     t = payment.terms
-    status = SEED_STATUS.get(payment.state, payment.state.value)
+    status = seed_status(payment)
     body: dict[str, Any] = {
         "status": status,
         "state": payment.state.value,
@@ -167,6 +182,11 @@ def confirm_answer(payment: Payment, **extra: Any) -> tuple[int, dict[str, Any]]
         body["message"] = "The bank has not confirmed the transfer yet; poll GET /payments/{id}"
     if payment.state is State.UNDER_REVIEW:
         body["message"] = "The payment is waiting for a compliance review"
+    if status == "PROCESSING" and payment.state in WAITING:
+        body["message"] = (
+            "The payment is authorized and being processed; its outcome is not known yet. "
+            "Do not pay again: poll GET /payments/{id}"
+        )
     body.update(extra)
-    http_status = 200 if payment.state in (State.COMPLETED, State.REQUIRES_OTP) else 202
+    http_status = 200 if status in ("SUCCESS", "OTP_REQUIRED") else 202
     return http_status, body

@@ -17,7 +17,7 @@ from paykit.resources import open_resources
 
 from . import api
 from .clients import AccountClient, BankClient, OtpClient, RiskClient
-from .usecases import Deps
+from .usecases import Deps, Limits
 from .worker import PaymentResolver
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -33,6 +33,12 @@ class ConfirmSettings(ServiceSettings):
     resolver_interval_s: float = 2.0
     resolver_older_than_s: float = 1.0
     idempotency_lease_s: int = 60
+    # Holds: the bank's window, and the short one of a payment that waited on a person.
+    hold_expiry_s: int = 7 * 24 * 3600
+    hold_wait_expiry_s: int = 15 * 60
+    # REQUIRES_OTP / UNDER_REVIEW payments expire (FAILED, PAYMENT_EXPIRED) after this.
+    payment_wait_expiry_s: float = 15 * 60
+    payment_lease_s: float = 30.0
 
 
 def create_app(
@@ -66,6 +72,12 @@ def create_app(
                 risk=RiskClient(clients["risk"]),
                 otp=OtpClient(clients["otp"]),
                 bank=BankClient(clients["partner_bank"]),
+                limits=Limits(
+                    hold_expiry_s=settings.hold_expiry_s,
+                    hold_wait_expiry_s=settings.hold_wait_expiry_s,
+                    payment_wait_expiry_s=settings.payment_wait_expiry_s,
+                    lease_s=settings.payment_lease_s,
+                ),
             )
             idempotency = IdempotencyStore(pool, lease_s=settings.idempotency_lease_s)
             app.state.deps = deps

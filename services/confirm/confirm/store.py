@@ -9,11 +9,9 @@ import asyncpg
 
 from .domain import Payment, State, Terms
 
-LEASE_S = 30
-
 _COLUMNS = """payment_id, transaction_id, customer_id, amount_minor, currency, from_account,
     to_account, state, risk_decision, risk_score, risk_reasons, failure_code, failure_detail,
-    bank_reference, bank_status, created_at, updated_at, confirmed_at, completed_at"""
+    bank_reference, bank_status, created_at, updated_at, confirmed_at, completed_at, authorized_at"""
 
 
 def _payment(row: asyncpg.Record) -> Payment:
@@ -40,6 +38,7 @@ def _payment(row: asyncpg.Record) -> Payment:
         updated_at=row["updated_at"],
         confirmed_at=row["confirmed_at"],
         completed_at=row["completed_at"],
+        authorized_at=row["authorized_at"],
     )
 
 
@@ -81,20 +80,48 @@ async def get(conn: asyncpg.Connection, payment_id: str) -> Payment | None:
     return _payment(row) if row else None
 
 
-async def take_lease(conn: asyncpg.Connection, payment_id: str, lease_s: int = LEASE_S) -> Payment | None:
+async def take_lease(conn: asyncpg.Connection, payment_id: str, owner: str, lease_s: float) -> Payment | None:
     """Serialise work on one payment across requests, instances and the worker."""
     row = await conn.fetchrow(
-        f"""UPDATE payments SET lease_until = now() + make_interval(secs => $2)
+        f"""UPDATE payments SET lease_until = now() + make_interval(secs => $2), lease_owner = $3
             WHERE payment_id = $1 AND (lease_until IS NULL OR lease_until < now())
             RETURNING {_COLUMNS}""",
         payment_id,
         lease_s,
+        owner,
     )
     return _payment(row) if row else None
 
 
-async def release_lease(conn: asyncpg.Connection, payment_id: str) -> None:
-    await conn.execute("UPDATE payments SET lease_until = NULL WHERE payment_id = $1", payment_id)
+async def renew_lease(conn: asyncpg.Connection, payment_id: str, owner: str, lease_s: float) -> bool:
+    """Push the lease out while work goes on; False when the lease is no longer ours."""
+    status = await conn.execute(
+        """UPDATE payments SET lease_until = now() + make_interval(secs => $2)
+            WHERE payment_id = $1 AND lease_owner = $3 AND lease_until IS NOT NULL""",
+        payment_id,
+        lease_s,
+        owner,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def release_lease(conn: asyncpg.Connection, payment_id: str, owner: str) -> None:
+    """Only the owner releases: a stale holder whose lease ran out changes nothing."""
+    await conn.execute(
+        """UPDATE payments SET lease_until = NULL, lease_owner = NULL
+            WHERE payment_id = $1 AND lease_owner = $2""",
+        payment_id,
+        owner,
+    )
+
+
+async def authorize(conn: asyncpg.Connection, payment_id: str) -> Payment | None:
+    row = await conn.fetchrow(
+        f"""UPDATE payments SET authorized_at = COALESCE(authorized_at, now())
+            WHERE payment_id = $1 RETURNING {_COLUMNS}""",
+        payment_id,
+    )
+    return _payment(row) if row else None
 
 
 async def transition(
@@ -157,18 +184,24 @@ async def set_bank_status(
 
 
 async def unresolved(
-    conn: asyncpg.Connection, older_than_s: float, limit: int
+    conn: asyncpg.Connection, older_than_s: float, wait_expiry_s: float, limit: int
 ) -> list[tuple[str, str | None]]:
-    """Payments left FUNDS_HELD/PROCESSING, or allowed by risk but never held (a crash between
-    the two), with the trace each was created in."""
+    """Every payment that may hold money and that no request is finishing: FUNDS_HELD and
+    PROCESSING; allowed by risk but never held; authorized by OTP or review but never held
+    (an answer lost on the way); and payments that waited on a person past `wait_expiry_s`
+    (to be expired, releasing anything held). With the trace each was created in."""
     rows = await conn.fetch(
         """SELECT payment_id, traceparent FROM payments
            WHERE (state IN ('FUNDS_HELD', 'PROCESSING')
-                  OR (state = 'REQUIRES_CONFIRMATION' AND risk_decision = 'ALLOW'))
+                  OR (state = 'REQUIRES_CONFIRMATION' AND risk_decision = 'ALLOW')
+                  OR (state IN ('REQUIRES_OTP', 'UNDER_REVIEW')
+                      AND (authorized_at IS NOT NULL
+                           OR created_at < now() - make_interval(secs => $2))))
              AND updated_at < now() - make_interval(secs => $1)
              AND (lease_until IS NULL OR lease_until < now())
-           ORDER BY updated_at LIMIT $2""",
+           ORDER BY updated_at LIMIT $3""",
         older_than_s,
+        wait_expiry_s,
         limit,
     )
     return [(r["payment_id"], r["traceparent"]) for r in rows]

@@ -4,22 +4,35 @@ idempotent on the payment id, so a crash anywhere leaves a state the worker can 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 from opentelemetry import propagate, trace
 from paykit.errors import ProblemError
-from paykit.http import ServiceCallError
+from paykit.http import ServiceCallError, ServiceUnavailable
 from paykit.telemetry import current_traceparent
 from prometheus_client import Counter
 
 from . import store
 from .clients import AccountClient, BankClient, OtpClient, RiskClient
-from .domain import TERMINAL, Payment, State, Terms, confirm_answer, new_payment_id, state_after_risk
+from .domain import (
+    TERMINAL,
+    WAITING,
+    Payment,
+    State,
+    Terms,
+    confirm_answer,
+    new_payment_id,
+    state_after_risk,
+)
 from .events import emit_state_change
 
 log = logging.getLogger("confirm.usecases")
@@ -29,10 +42,21 @@ _tracer = trace.get_tracer("confirm")
 PAYMENTS = Counter("payments_total", "Payments that entered a state", ["state"])
 for _state in State:
     PAYMENTS.labels(_state.value)
-HOLD_EXPIRY_S = 7 * 24 * 3600
-DECLINED_DETAIL = (
-    "The payment was declined by risk and compliance checks"  # longer than any bank outcome can stay unknown
-)
+DECLINED_DETAIL = "The payment was declined by risk and compliance checks"
+# Codes with which the account service says a hold no longer holds money.
+HOLD_GONE = frozenset({"HOLD_EXPIRED", "HOLD_RELEASED", "HOLD_NOT_FOUND"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    # A hold on its way to the bank lasts longer than any bank outcome can stay unknown.
+    hold_expiry_s: int = 7 * 24 * 3600
+    # A hold placed for a payment that waited on a person is short until it is on its way to
+    # the bank: if the answer is lost there, it does not reserve the money for a week.
+    hold_wait_expiry_s: int = 15 * 60
+    # A payment waiting on its customer's OTP or an operator's review expires after this.
+    payment_wait_expiry_s: float = 15 * 60
+    lease_s: float = 30.0
 
 
 @dataclass
@@ -42,6 +66,7 @@ class Deps:
     risk: RiskClient
     otp: OtpClient
     bank: BankClient
+    limits: Limits = field(default_factory=Limits)
 
 
 Answer = tuple[int, dict[str, Any]]
@@ -112,12 +137,18 @@ async def confirm_payment(deps: Deps, terms: Terms, otp: str | None) -> Answer:
 async def _advance(deps: Deps, payment: Payment, otp: str | None) -> Answer:
     if payment.state is State.REQUIRES_CONFIRMATION:
         return await _assess(deps, payment)
+    if payment.state in WAITING and payment.authorized_at is not None:
+        return await execute(deps, payment)  # authorized before an answer was lost: go on
     if payment.state is State.REQUIRES_OTP:
         if otp is None:
             return confirm_answer(payment, **await _challenge(deps, payment))
         return await _verify_and_execute(deps, payment, otp)
     if payment.state in (State.FUNDS_HELD, State.PROCESSING):
         return _settled_answer(await settle(deps, payment))
+    return _waiting_or_final_answer(payment)
+
+
+def _waiting_or_final_answer(payment: Payment) -> Answer:
     if payment.state is State.UNDER_REVIEW:
         return confirm_answer(payment)
     return _final_answer(payment)
@@ -186,25 +217,57 @@ async def _verify_and_execute(deps: Deps, payment: Payment, otp: str) -> Answer:
             state=payment.state.value,
             transaction_id=payment.terms.transaction_id,
         )
-    return await execute(deps, payment)
+    return await execute(deps, await _authorize(deps, payment))
+
+
+async def _authorize(deps: Deps, payment: Payment) -> Payment:
+    """Record that the person it waited on let it go, before anything is held."""
+    async with deps.pool.acquire() as conn:
+        authorized = await store.authorize(conn, payment.payment_id)
+    assert authorized is not None  # we hold its lease
+    return authorized
 
 
 async def execute(deps: Deps, payment: Payment) -> Answer:
-    """Hold the funds, then have the bank execute the transfer."""
+    """Hold the funds, then have the bank execute the transfer. The bank is only ever asked
+    to pay with a live hold behind the transfer."""
+    waited = payment.state in WAITING
+    ttl_s = deps.limits.hold_wait_expiry_s if waited else deps.limits.hold_expiry_s
     try:
-        await deps.account.hold(payment.payment_id, payment.terms, HOLD_EXPIRY_S)
+        held_funds = await deps.account.hold(payment.payment_id, payment.terms, ttl_s)
     except ProblemError as refused:
         failed = await _move(
             deps, payment, State.FAILED, failure_code=refused.code, failure_detail=refused.detail
         )
+        if refused.code in HOLD_GONE:
+            return _settled_answer(failed)  # 422 PAYMENT_FAILED, reason HOLD_EXPIRED
         refused.extra.update(
             state=failed.state.value, transaction_id=failed.terms.transaction_id, payment_id=failed.payment_id
         )
         raise
     except ServiceCallError as exc:
-        raise ProblemError(503, "ACCOUNT_SERVICE_UNAVAILABLE", "Funds cannot be reserved now; retry") from exc
+        return _unknown_hold_answer(payment, exc)
     held = await _move(deps, payment, State.FUNDS_HELD)
-    return _settled_answer(await settle(deps, held))
+    # A hold that was short (it waited on a person) or replayed from an earlier attempt is
+    # lengthened to the bank's window before the bank is asked; a fresh long hold is not.
+    fresh_long = held_funds.expires_at > datetime.now(UTC) + timedelta(seconds=ttl_s - 60)
+    return _settled_answer(await settle(deps, held, hold_ready=fresh_long and not waited))
+
+
+def _unknown_hold_answer(payment: Payment, exc: ServiceCallError) -> Answer:
+    """The hold may or may not have been placed. The payment is authorized (risk allowed it,
+    or its customer or operator did), so the resolver finishes it: the caller learns that it
+    is processing, not that nothing happened."""
+    if payment.state is State.REQUIRES_CONFIRMATION and payment.risk_decision is None:
+        raise ProblemError(503, "ACCOUNT_SERVICE_UNAVAILABLE", "Funds cannot be reserved now; retry") from exc
+    log.warning("hold outcome unknown for %s: %s", payment.payment_id, exc)
+    _, body = confirm_answer(payment)
+    body.update(
+        status="PROCESSING",
+        message="The payment is being processed; its outcome is not known yet. "
+        "Do not pay again: poll GET /payments/{id}",
+    )
+    return 202, body
 
 
 def _settled_answer(payment: Payment) -> Answer:
@@ -222,9 +285,23 @@ def _settled_answer(payment: Payment) -> Answer:
 
 
 # ---- settling with the bank --------------------------------------------------------------
-async def settle(deps: Deps, payment: Payment, *, inquire_first: bool = False) -> Payment:
+async def _hold_gone(deps: Deps, payment: Payment) -> ProblemError | None:
+    """Lengthen the hold to the bank's window; the refusal when there is no live hold."""
+    try:
+        await deps.account.extend(payment.payment_id, deps.limits.hold_expiry_s)
+    except ProblemError as refused:
+        if refused.code in HOLD_GONE:
+            return refused
+        raise ServiceUnavailable("account", f"extend answered {refused.code}") from None
+    return None
+
+
+async def settle(
+    deps: Deps, payment: Payment, *, inquire_first: bool = False, hold_ready: bool = False
+) -> Payment:
     """FUNDS_HELD/PROCESSING -> COMPLETED or FAILED when the bank's answer is known; else stays
-    PROCESSING for the worker. Never moves money twice: every call is keyed by the payment id."""
+    PROCESSING for the worker. Never moves money twice: every call is keyed by the payment id.
+    The bank is asked to pay only after the hold is confirmed live for the bank's window."""
     if payment.state is State.FUNDS_HELD:
         payment = await _move(deps, payment, State.PROCESSING)
     bank_status = payment.bank_status
@@ -232,6 +309,12 @@ async def settle(deps: Deps, payment: Payment, *, inquire_first: bool = False) -
         try:
             transfer = await deps.bank.transfer_status(payment.payment_id) if inquire_first else None
             if transfer is None or transfer.status == "NOT_FOUND":
+                if not hold_ready:
+                    gone = await _hold_gone(deps, payment)
+                    if gone is not None:
+                        return await _move(
+                            deps, payment, State.FAILED, failure_code=gone.code, failure_detail=gone.detail
+                        )
                 transfer = await deps.bank.process_transfer(payment.payment_id, payment.terms)
         except ServiceCallError as exc:
             log.warning("bank outcome unknown for %s: %s", payment.payment_id, exc)
@@ -250,7 +333,13 @@ async def settle(deps: Deps, payment: Payment, *, inquire_first: bool = False) -
         )
     try:
         if bank_status == "COMPLETED":
-            await deps.account.capture(payment.payment_id)
+            try:
+                await deps.account.capture(payment.payment_id)
+            except ProblemError as gone:
+                # The bank paid and our hold is gone: a break only an operator can mend
+                # (reconciliation reports it as MISSING_IN_LEDGER). Loud, and never retried blindly.
+                log.error("bank paid %s but the hold is %s", payment.payment_id, gone.code)
+                return payment
             return await _move(deps, payment, State.COMPLETED)
         if bank_status == "REJECTED":
             await deps.account.release(payment.payment_id)
@@ -266,7 +355,7 @@ async def resolve_unresolved(deps: Deps, older_than_s: float, batch_size_max: in
     """The worker's pass: finish payments left FUNDS_HELD/PROCESSING by a timeout or a crash.
     Each is finished inside the trace it was created in, so its trace tells the whole story."""
     async with deps.pool.acquire() as conn:
-        found = await store.unresolved(conn, older_than_s, batch_size_max)
+        found = await store.unresolved(conn, older_than_s, deps.limits.payment_wait_expiry_s, batch_size_max)
     resolved = 0
     for payment_id, traceparent in found:
         parent = propagate.extract({"traceparent": traceparent} if traceparent else {})
@@ -274,7 +363,10 @@ async def resolve_unresolved(deps: Deps, older_than_s: float, batch_size_max: in
             span.set_attribute("payment.id", payment_id)
             try:
                 async with _leased(deps, payment_id) as payment:
-                    if payment.state is State.REQUIRES_CONFIRMATION:
+                    if payment.waits_on_a_person:
+                        await expire_waiting(deps, payment)
+                        resolved += 1
+                    elif payment.state in (State.REQUIRES_CONFIRMATION, *WAITING):
                         await execute(deps, payment)  # the hold call is idempotent on the id
                         resolved += 1
                     else:
@@ -285,6 +377,22 @@ async def resolve_unresolved(deps: Deps, older_than_s: float, batch_size_max: in
     return resolved
 
 
+async def expire_waiting(deps: Deps, payment: Payment) -> Payment:
+    """A payment that waited on its customer or operator too long ends FAILED, releasing
+    anything an earlier attempt held (the release is idempotent; no hold is fine)."""
+    try:
+        await deps.account.release(payment.payment_id)
+    except ServiceCallError as exc:
+        raise ProblemError(503, "ACCOUNT_SERVICE_UNAVAILABLE", "retry the expiry later") from exc
+    return await _move(
+        deps,
+        payment,
+        State.FAILED,
+        failure_code="PAYMENT_EXPIRED",
+        failure_detail="The payment waited too long for its one-time code or review",
+    )
+
+
 # ---- review ------------------------------------------------------------------------------
 async def review_payment(deps: Deps, payment_id: str, approve: bool, reviewer: str) -> Answer:
     async with _leased(deps, payment_id) as payment:
@@ -292,7 +400,7 @@ async def review_payment(deps: Deps, payment_id: str, approve: bool, reviewer: s
             raise ProblemError(409, "PAYMENT_NOT_UNDER_REVIEW", f"Payment is {payment.state.value}")
         if approve:
             log.info("payment %s approved by %s", payment_id, reviewer)
-            return await execute(deps, payment)
+            return await execute(deps, await _authorize(deps, payment))
         declined = await _move(
             deps,
             payment,
@@ -344,8 +452,12 @@ async def _move(deps: Deps, payment: Payment, target: State, **fields: Any) -> P
 
 @asynccontextmanager
 async def _leased(deps: Deps, payment_id: str) -> AsyncIterator[Payment]:
+    """The payment's lease, owned by this call: renewed while the work goes on (a slow bank
+    must not let another worker in), released only by its owner."""
+    owner = secrets.token_hex(8)
+    lease_s = deps.limits.lease_s
     async with deps.pool.acquire() as conn:
-        payment = await store.take_lease(conn, payment_id)
+        payment = await store.take_lease(conn, payment_id, owner, lease_s)
     if payment is None:
         raise ProblemError(
             409,
@@ -353,11 +465,27 @@ async def _leased(deps: Deps, payment_id: str) -> AsyncIterator[Payment]:
             "This payment is being processed by another request",
             headers={"Retry-After": "1"},
         )
+    renewer = asyncio.create_task(_renew(deps, payment_id, owner, lease_s))
     try:
         yield payment
     finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
         async with deps.pool.acquire() as conn:
-            await store.release_lease(conn, payment_id)
+            await store.release_lease(conn, payment_id, owner)
+
+
+async def _renew(deps: Deps, payment_id: str, owner: str, lease_s: float) -> None:
+    while True:
+        await asyncio.sleep(lease_s / 3)
+        try:
+            async with deps.pool.acquire() as conn:
+                if not await store.renew_lease(conn, payment_id, owner, lease_s):
+                    log.error("lease on %s was lost while working on it", payment_id)
+                    return
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("could not renew the lease on %s: %s", payment_id, exc)
 
 
 def _final_answer(payment: Payment) -> Answer:

@@ -62,6 +62,33 @@ class DeadlineTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadTimeout("no answer in time", request=request) from None
 
 
+class Faults(httpx.AsyncBaseTransport):
+    """A network that can fail the way real ones do: calls refused before they reach the
+    service (`down`), or calls that ran but whose answer is lost (`lose_answer_of`)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+        self._lose: list[tuple[str, str]] = []
+        self.calls: list[str] = []
+
+    def lose_answer_of(self, method: str, path_suffix: str) -> None:
+        """The next matching call runs to completion; its caller sees a read timeout."""
+        self._lose.append((method, path_suffix))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(f"{request.method} {request.url.path}")
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        response = await self.inner.handle_async_request(request)
+        for method, suffix in self._lose:
+            if request.method == method and request.url.path.endswith(suffix):
+                self._lose.remove((method, suffix))
+                await response.aread()
+                raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
 @dataclass
 class World:
     confirm: httpx.AsyncClient
@@ -69,6 +96,18 @@ class World:
     bank: httpx.AsyncClient
     stand_ins: RiskAndOtp
     app: Any
+    account_app: Any = None
+    account_faults: Faults | None = None
+    bank_faults: Faults | None = None
+
+    @property
+    def account_db(self) -> Any:
+        """The account service's own pool: tests use it to let time pass for a hold."""
+        return self.account_app.state.resources.require_pool()
+
+    @property
+    def confirm_db(self) -> Any:
+        return self.app.state.resources.require_pool()
 
     async def balance(self, account: str) -> int:
         return int((await self.account.get(f"/account/{account}")).json()["balance_minor"])
@@ -116,18 +155,20 @@ async def world(databases: dict[str, str], redis_url: str) -> AsyncIterator[Worl
         bank_timeout_s=0.5,
         resolver_interval_s=3600,  # tests drive the resolver by hand
     )
+    account_faults = Faults(httpx.ASGITransport(app=account_app))
+    bank_faults = Faults(DeadlineTransport(httpx.ASGITransport(app=bank_app), settings.bank_timeout_s))
     async with running_app(bank_app) as bank, running_app(account_app) as account:
         app = create_app(
             settings,
             transports={
-                "account": httpx.ASGITransport(app=account_app),
-                "partner_bank": DeadlineTransport(httpx.ASGITransport(app=bank_app), settings.bank_timeout_s),
+                "account": account_faults,
+                "partner_bank": bank_faults,
                 "risk": httpx.MockTransport(stand_ins),
                 "otp": httpx.MockTransport(stand_ins),
             },
         )
         async with running_app(app) as confirm:
-            yield World(confirm, account, bank, stand_ins, app)
+            yield World(confirm, account, bank, stand_ins, app, account_app, account_faults, bank_faults)
 
 
 def payment(**overrides: Any) -> dict[str, Any]:
