@@ -33,11 +33,16 @@ reset: ## Wipe the local fleet's data (.data/)
 
 .PHONY: test
 test: $(STAMP) ## Unit and service tests against real Postgres and Redis (embedded unless URLs are given)
-	$(PY) -m pytest -m "not integration" -q
+	$(PY) -m pytest -m "not integration and not compose_up" -q
 
 .PHONY: test-integration
-test-integration: $(STAMP) ## The fleet behind nginx with a real Kafka broker (needs nginx and Java 17)
-	$(PY) -m pytest -m integration -q -p no:randomly
+test-integration: $(STAMP) ## The fleet behind nginx with a real Kafka broker, then docker-compose.yml as processes (needs nginx and Java 17)
+	$(PY) -m pytest -m integration -q -p no:randomly --ignore=tests/stack
+	$(PY) -m pytest -m integration -q -p no:randomly tests/stack
+
+.PHONY: test-compose
+test-compose: $(STAMP) ## The real `docker compose up` (demo data) and the same checks (needs a Docker engine)
+	$(PY) -m pytest -m compose_up -q -p no:randomly tests/stack/test_compose_up.py
 
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy

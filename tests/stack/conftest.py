@@ -1,0 +1,34 @@
+"""docker-compose.yml as local processes (tools/stack/processes.py), once per session: every
+service with exactly its compose environment in production mode, behind nginx with the compose
+nginx.conf, on a Postgres bootstrapped by the compose init scripts, with its own Kafka broker.
+
+Run apart from the other integration tests (`make test-integration` runs it second): it binds
+127.0.10.N addresses only, but its own broker and fleet double the machine's load."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tools.kafka.broker import KafkaBroker
+from tools.stack.processes import LocalStack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        pytest.fail("the stack test needs nginx (apt-get install nginx)")
+    work_dir = Path(tempfile.mkdtemp(prefix="stack-"))
+    with KafkaBroker() as broker:
+        local = LocalStack(work_dir, kafka_bootstrap=broker.bootstrap)
+        try:
+            local.start()
+            local.load_demo_data()
+            yield local
+        finally:
+            local.stop()
+            shutil.rmtree(work_dir, ignore_errors=True)

@@ -1,0 +1,73 @@
+"""`docker compose up` without an engine: the stack as processes with compose's own
+environment (production), nginx with the compose nginx.conf, the demo data loaded as
+docker/compose.demo.yml loads it. Every service turns healthy and a payment goes through."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tools.stack import compose, services
+from tools.stack.processes import LocalStack
+
+from .checks import pay_once_through_the_edge
+
+pytestmark = pytest.mark.integration
+POLL_TIMEOUT_S = 30
+
+
+@pytest.fixture
+def edge(stack: LocalStack):
+    with httpx.Client(base_url=stack.nginx_http, timeout=40, trust_env=False) as client:
+        yield client
+
+
+def _instances_answering(edge: httpx.Client, tries: int) -> list[str]:
+    answers = []
+    for _ in range(tries):
+        response = edge.get("/health")
+        assert response.status_code == 200, response.text
+        answers.append(response.json()["instance"])
+    return answers
+
+
+def test_every_compose_service_runs_in_production_and_is_ready(stack: LocalStack) -> None:
+    apps = services.app_services(stack.model)
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        for name in apps:
+            env = stack.service_environment(name)
+            assert env["APP_ENV"] == "production"
+            ready = client.get(f"http://{stack.address(name)}:{env['PORT']}/ready")
+            assert ready.status_code == 200, f"{name}: {ready.text}"
+    assert stack.running()["load-balancer"].poll() is None
+
+
+def test_ofac_fetched_the_list_from_the_compose_url_at_start(stack: LocalStack) -> None:
+    source = compose.raw_environment(stack.model["services"]["ofac-service"])["OFAC_LIST_SOURCE"]
+    assert source.startswith("https://")
+    assert stack.list_server is not None
+    assert any(path.lower().endswith("/sdn.csv") for path in stack.list_server.requests)
+
+
+def test_a_payment_goes_through_nginx_with_the_demo_data(edge: httpx.Client) -> None:
+    pay_once_through_the_edge(edge)
+
+
+def test_nginx_balances_both_gateways_and_follows_one_recreated_elsewhere(
+    stack: LocalStack, edge: httpx.Client
+) -> None:
+    assert set(_instances_answering(edge, 6)) == {"api-gateway-1", "api-gateway-2"}
+    stack.stop_service("api-gateway-2")
+    # One gateway gone: every request is still answered (nginx tries the other address).
+    assert set(_instances_answering(edge, 6)) == {"api-gateway-1"}
+    # Recreated at a new address (as `docker compose up` recreates a container): nginx finds it
+    # through the resolver, which a gateway resolved once at start would never do.
+    stack.recreate_service("api-gateway-2", "127.0.10.200")
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    seen: set[str] = set()
+    while "api-gateway-2" not in seen and time.monotonic() < deadline:
+        seen |= set(_instances_answering(edge, 2))
+        time.sleep(0.5)
+    assert "api-gateway-2" in seen
