@@ -14,14 +14,17 @@ Band = Literal["BLOCK", "REVIEW", "NONE"]
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """At or above `block` a match sanctions; in [review, block) a human must look."""
+    """At or above `block` a match with enough evidence sanctions; from `review` a human must
+    look. A listed name made only of common name parts ("'ALI, Muhammad") reaches review from
+    `review_common`: near-misses of common names are mostly other people."""
 
     block: float
     review: float
+    review_common: float = 0.95
 
     def __post_init__(self) -> None:
-        if not 0 < self.review <= self.block <= 1:
-            raise ValueError("thresholds must satisfy 0 < review <= block <= 1")
+        if not 0 < self.review <= self.block <= 1 or not self.review <= self.review_common <= 1:
+            raise ValueError("thresholds must satisfy 0 < review <= block <= 1, review <= review_common <= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,8 @@ def band_of(evidence: Evidence, thresholds: Thresholds) -> Band:
         evidence.strong or evidence.rare_exact or (evidence.country_agrees and evidence.distinctive)
     ):
         return "BLOCK"
-    if evidence.score >= thresholds.review:
+    review = thresholds.review if evidence.distinctive or evidence.strong else thresholds.review_common
+    if evidence.score >= review:
         return "REVIEW"
     return "NONE"
 

@@ -35,18 +35,30 @@ SIMILAR_CACHE_ENTRIES_MAX = 50_000
 COMMON_TOKEN_ENTITIES_MIN = 8
 # A name shorter than this (letters) is short enough to be shared by many people.
 DISTINCTIVE_CHARS_MIN = 10
+# An individual's first given name and surname, without the middle names: a match on it
+# counts a little less than one on the listed name, and is never exact.
+SHORT_FORM = "short_form"
+SHORT_FORM_FACTOR = 0.93
+GIVEN_NAMES_MIN = 2
+
+
+def short_forms(listed: str) -> list[str]:
+    if listed.count(",") != 1:
+        return []
+    last, first = (p.strip() for p in listed.split(","))
+    given = first.split()
+    if len(given) < GIVEN_NAMES_MIN or not last:
+        return []
+    return [f"{given[0]} {last}"]
 
 
 @dataclass(frozen=True, slots=True)
 class IndexedName:
     entity_index: int
     text: str
-    kind: str  # primary | aka | fka | nka
+    kind: str  # primary | aka | fka | nka | short_form
     tokens: tuple[str, ...]
-
-    @property
-    def chars(self) -> int:
-        return sum(len(t) for t in self.tokens)
+    chars: int  # letters in the tokens, precomputed: the scorer's hot loop reads it
 
 
 def _score_bound(
@@ -93,8 +105,10 @@ class Match:
     score: float
     # The query is this listed name after normalisation (same tokens, any order).
     exact: bool = False
-    # The listed name has a part that is not a common name part and is long enough.
+    # The listed name has a part that is not a common name part...
     distinctive: bool = False
+    # ...and is long enough to be rare: an exact match on it can block on its own.
+    rare: bool = False
 
 
 @dataclass
@@ -124,13 +138,16 @@ class ScreeningIndex:
             for alias in entity.aliases:
                 shown = reorder_individual(alias.name) if entity.entity_type == "individual" else alias.name
                 candidates.append((alias.name, alias.alias_type, shown))
+            if entity.entity_type == "individual":
+                # "RADKOV, Aleksandr Mikhailovich" is often written "Aleksandr Radkov".
+                candidates.extend((entity.name, SHORT_FORM, s) for s in short_forms(entity.name))
             for text, kind, shown in candidates:
                 toks = tokens(shown)
                 if not toks or toks in seen:
                     continue
                 seen.add(toks)
                 n_index = len(self.names)
-                self.names.append(IndexedName(e_index, text, kind, toks))
+                self.names.append(IndexedName(e_index, text, kind, toks, sum(len(t) for t in toks)))
                 for position, token in enumerate(toks):
                     postings[token].append((n_index, position))
         self._postings = dict(postings)
@@ -150,11 +167,8 @@ class ScreeningIndex:
         return self._all_countries[self._position[entity.entity_id]]
 
     def distinctive(self, name_tokens: tuple[str, ...]) -> bool:
-        """Not made only of common name parts, and long enough to be rare."""
-        return (
-            any(t not in self._common for t in name_tokens)
-            and sum(len(t) for t in name_tokens) >= DISTINCTIVE_CHARS_MIN
-        )
+        """Not made only of common name parts."""
+        return any(t not in self._common for t in name_tokens)
 
     @property
     def entity_count(self) -> int:
@@ -187,12 +201,16 @@ class ScreeningIndex:
             if filters is not None and not self._passes(name.entity_index, filters):
                 continue
             score = name_score(query_tokens, name.tokens, pairs)
+            short = name.kind == SHORT_FORM
+            if short:
+                score = round(score * SHORT_FORM_FACTOR, 4)
             current = best.get(name.entity_index)
             if score >= min_score and (current is None or score > current.score):
                 entity = self.entities[name.entity_index]
-                exact = score >= 1.0 and len(name.tokens) == len(query_tokens)
+                exact = not short and score >= 1.0 and len(name.tokens) == len(query_tokens)
                 distinctive = self.distinctive(name.tokens)
-                best[name.entity_index] = Match(entity, name.text, name.kind, score, exact, distinctive)
+                rare = distinctive and name.chars >= DISTINCTIVE_CHARS_MIN
+                best[name.entity_index] = Match(entity, name.text, name.kind, score, exact, distinctive, rare)
         ranked = sorted(best.values(), key=lambda m: (-m.score, m.entity.entity_id))
         return ranked[:limit]
 

@@ -30,6 +30,8 @@ class OfacSettings(ServiceSettings):
     ofac_list_source: str = ""
     ofac_block_threshold: float = 0.92
     ofac_review_threshold: float = 0.85
+    # Review threshold for listed names made only of common name parts (never below review).
+    ofac_review_common_threshold: float = 0.95
     ofac_matches_max: int = 10
     ofac_download_timeout_s: float = 60.0
     ofac_file_bytes_max: int = 64 * 1024 * 1024
@@ -61,7 +63,11 @@ def create_app(
         SourceLimits(settings.ofac_download_timeout_s, settings.ofac_file_bytes_max), transport=list_transport
     )
     policy = ScreeningPolicy(
-        thresholds=Thresholds(block=settings.ofac_block_threshold, review=settings.ofac_review_threshold),
+        thresholds=Thresholds(
+            block=settings.ofac_block_threshold,
+            review=settings.ofac_review_threshold,
+            review_common=max(settings.ofac_review_common_threshold, settings.ofac_review_threshold),
+        ),
         blocklist=frozenset(settings.ofac_internal_blocklist),
         matches_max=settings.ofac_matches_max,
     )

@@ -96,6 +96,7 @@ def evaluate(
     name_score: float,
     exact: bool,
     distinctive: bool,
+    rare: bool,
     weights: Weights,
 ) -> Evidence:
     agreed: list[str] = ["name"] if name_score >= NAME_AGREES_MIN else []
@@ -136,7 +137,7 @@ def evaluate(
         agreed=tuple(agreed),
         disagreed=tuple(disagreed),
         strong=strong,
-        rare_exact=exact and distinctive,
+        rare_exact=exact and rare,
         country_agrees=country_agrees,
         distinctive=distinctive,
     )

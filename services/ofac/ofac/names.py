@@ -31,13 +31,15 @@ STOPWORDS = frozenset(
         "iii", "sir", "lord", "madam", "sheikh", "shaikh", "sheik", "shaykh", "haji", "hajji",
         "hadji", "mullah", "mulla", "maulana", "mawlawi", "maulvi", "imam", "general", "gen",
         "colonel", "col", "captain", "capt", "lt", "major", "sayed", "sayyed", "engineer", "eng",
+        # Ship prefixes: "M/V Iran Shahr" is the vessel IRAN SHAHR.
+        "mv", "mt", "ss",
     }
 )  # fmt: skip
 # Particles of names: written, dropped, joined or not as the writer pleases.
 PARTICLES = frozenset(
     {
-        "al", "el", "ul", "ad", "ar", "as", "at", "az", "bin", "ibn", "bint", "de", "da", "del",
-        "della", "di", "do", "dos", "das", "du", "van", "von", "der", "den", "la", "le", "y",
+        "al", "el", "ul", "ad", "ar", "as", "at", "az", "bin", "ibn", "bint", "de", "del", "della",
+        "di", "dos", "das", "van", "von", "der", "den", "y",
     }
 )  # fmt: skip
 # Legal-form suffixes (after rigour's canonical spelling): "ACME LTD" is "Acme Limited".
@@ -62,6 +64,7 @@ PHONETIC_SIMILARITY = 0.9
 # Weight of the better-covered side; the rest goes to the worse-covered side. A token
 # missing on either side (a middle name, a second surname) moves a name into review, not out.
 BETTER_SIDE_WEIGHT = 0.7
+SINGLE_TOKEN_SIDE_WEIGHT = 0.5
 
 
 def reorder_individual(name: str) -> str:
@@ -75,6 +78,8 @@ def reorder_individual(name: str) -> str:
 
 def tokens(name: str) -> tuple[str, ...]:
     text = _APOSTROPHES.sub("", anyascii(name).lower())
+    # Cyrillic and other romanisations write English/Spanish "j" as "dzh" (Джон -> Dzhon).
+    text = text.replace("dzh", "j")
     text = replace_org_types_compare(text)
     raw = [t for t in _NON_ALNUM.split(text) if t]
     kept = [t for t in raw if t not in DROPPED and len(t) > 1]
@@ -151,4 +156,6 @@ def name_score(
     query_cover = matched_q / sum(len(t) for t in query)
     name_cover = matched_n / sum(len(t) for t in name)
     high, low = max(query_cover, name_cover), min(query_cover, name_cover)
-    return round(BETTER_SIDE_WEIGHT * high + (1 - BETTER_SIDE_WEIGHT) * low, 4)
+    # One shared word is weak evidence: "Sunrise Travel Ltd" is not the vessel SUNRISE.
+    weight = BETTER_SIDE_WEIGHT if len(used_q) > 1 else SINGLE_TOKEN_SIDE_WEIGHT
+    return round(weight * high + (1 - weight) * low, 4)

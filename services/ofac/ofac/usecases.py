@@ -58,7 +58,7 @@ def screen(index: ScreeningIndex, policy: ScreeningPolicy, query: Query) -> list
     """Name candidates from the index, each scored with the identifiers both sides have. An
     agreeing identifier can lift a weaker name into the bands, so the name search then looks
     that much lower."""
-    lift = policy.weights.bonus_max if query.has_identifiers else 0.0
+    lift = policy.weights.id_agrees if query.has_identifiers else 0.0
     floor = max(0.0, policy.thresholds.review - lift)
     matches = index.search(query.name, limit=policy.matches_max * 3, min_score=floor)
     scored = [
@@ -71,6 +71,7 @@ def screen(index: ScreeningIndex, policy: ScreeningPolicy, query: Query) -> list
                 name_score=m.score,
                 exact=m.exact,
                 distinctive=m.distinctive,
+                rare=m.rare,
                 weights=policy.weights,
             ),
         )

@@ -125,7 +125,8 @@ async def test_a_partial_name_goes_to_review(settings: OfacSettings) -> None:
     async with running_app(create_app(settings)) as client:
         result = (await client.post("/check-sanctions", json={"name": "Manuel Noriega"})).json()
         assert (result["is_sanctioned"], result["review"]) == (False, True)
-        assert REVIEW <= result["matches"][0]["score"] < BLOCK
+        assert result["matches"][0]["score"] >= REVIEW
+        assert result["matches"][0]["band"] == "REVIEW"  # a name alone, however close, never blocks
 
 
 @pytest.mark.parametrize("customer_id", ["BLOCKED_CUSTOMER_001", "SANCTIONED_ENTITY_002"])

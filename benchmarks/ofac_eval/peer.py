@@ -1,0 +1,76 @@
+"""The peer: OpenSanctions' nomenklatura matchers on followthemoney entities built from the
+same list rows. Runs ONLY in the benchmark's own venv (.cache/bench-venv), never imported by
+the project.
+
+    python peer.py WORK_DIR   # reads entities.json + queries.json, writes peer-results.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from followthemoney import model
+from nomenklatura.matching import get_algorithm
+from nomenklatura.matching.types import ScoringConfig
+
+SCHEMAS = {"individual": "Person", "entity": "Organization", "vessel": "Vessel", "aircraft": "Airplane"}
+
+
+def proxy(entity_id: str, entity_type: str, props: dict[str, list[str]]) -> Any:
+    schema = model.get(SCHEMAS.get(entity_type, "Organization"))
+    assert schema is not None
+    e = model.make_entity(schema)
+    e.id = entity_id
+    for prop, values in props.items():
+        if prop in schema.properties:
+            for value in values:
+                e.add(prop, value, quiet=True, cleaned=False)
+    return e
+
+
+def listed_props(row: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        "name": [row["name"]],
+        "alias": row["aliases"],
+        "birthDate": row["birth_dates"],
+        "nationality": row["nationalities"],
+        "country": row["countries"],
+        "flag": row["countries"] if row["type"] == "vessel" else [],
+        "idNumber": row["ids"],
+        "passportNumber": row["ids"] if row["type"] == "individual" else [],
+        "registrationNumber": row["ids"] if row["type"] != "individual" else [],
+        "imoNumber": row["imo"],
+    }
+
+
+def main() -> None:
+    work = Path(sys.argv[1])
+    entities = {
+        row["id"]: proxy(row["id"], row["type"], listed_props(row))
+        for row in json.loads((work / "entities.json").read_text())
+    }
+    queries = json.loads((work / "queries.json").read_text())
+    config = ScoringConfig.defaults()
+    results: dict[str, Any] = {}
+    for algo_name in ("logic-v1", "logic-v2"):
+        algo = get_algorithm(algo_name)
+        if algo is None:
+            continue
+        out = []
+        for q in queries:
+            query = proxy("query", q["schema_type"], {"name": [q["name"]]})
+            started = time.perf_counter()
+            scores = [(cid, algo.compare(query, entities[cid], config).score) for cid in q["candidates"]]
+            elapsed = time.perf_counter() - started
+            scores.sort(key=lambda s: -s[1])
+            out.append({"scores": scores[:10], "seconds": elapsed})
+        results[algo_name] = out
+    (work / "peer-results.json").write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
