@@ -51,8 +51,18 @@ def test_ofac_fetched_the_list_from_the_compose_url_at_start(stack: LocalStack) 
     assert any(path.lower().endswith("/sdn.csv") for path in stack.list_server.requests)
 
 
-def test_a_payment_goes_through_nginx_with_the_demo_data(edge: httpx.Client) -> None:
-    pay_once_through_the_edge(edge)
+def test_a_payment_goes_through_nginx_and_its_audit_entries_reach_the_search_index(
+    stack: LocalStack, edge: httpx.Client
+) -> None:
+    answer = pay_once_through_the_edge(edge)
+    index = compose.raw_environment(stack.model["services"]["audit-service"])["ELASTICSEARCH_INDEX"]
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    types: set[str] = set()
+    while "payment.completed" not in types and time.monotonic() < deadline:
+        docs = stack.elasticsearch.documents.get(index, {}).values()
+        types = {d["event_type"] for d in docs if d["transaction_id"] == answer["transaction_id"]}
+        time.sleep(0.3)
+    assert "payment.completed" in types, types
 
 
 def test_nginx_balances_both_gateways_and_follows_one_recreated_elsewhere(

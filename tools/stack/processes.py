@@ -18,6 +18,7 @@ What stands in for the containers that are not Python services:
                   certificate paths and Docker's resolver address are rewritten; a tiny DNS
                   server answers for the compose names as Docker's DNS does (api-gateway);
   otel-collector  Jaeger's own OTLP receiver, when a Jaeger binary is given (tools/stack/jaeger.py);
+  elasticsearch   the wire format of the compose image's version (tools/stack/elastic.py);
   OFAC's site     a local HTTPS server with the bundled list, its certificate trusted through
                   SSL_CERT_FILE (the machine has no route out).
 """
@@ -138,6 +139,7 @@ class LocalStack:
             self.dotenv = compose.make_env()
             self._assign_addresses()
             self._start_list_server()
+            self._start_elasticsearch()
             self._start_dns()
             self._start_postgres()
             self._start_redis()
@@ -160,6 +162,14 @@ class LocalStack:
             server.start()
             self.list_server = server
             self._cleanups.append(server.stop)
+
+    def _start_elasticsearch(self) -> None:
+        from .elastic import ElasticsearchStub
+
+        image = self.model["services"]["elasticsearch"]["image"].split("@")[0]
+        host, port = self.endpoints[("elasticsearch", 9200)]
+        self.elasticsearch = ElasticsearchStub(version=image.rsplit(":", 1)[1], host=host, port=port).start()
+        self._cleanups.append(self.elasticsearch.stop)
 
     def _start_dns(self) -> None:
         from .dns import ComposeDns

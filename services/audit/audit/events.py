@@ -1,6 +1,7 @@
 """What the audit service consumes: every event on `payment-events` and `kyc-events`,
 recorded once in the hash-chained log (the consumer's inbox plus the log's unique event id).
-Handlers run inside the consumer's transaction."""
+Handlers run inside the consumer's transaction; the search index is fed from the committed log
+(clients.SearchIndexer), never from here, so a rolled-back entry never reaches it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import asyncpg
 from paykit.events import CloudEvent
 
 from . import usecases
-from .clients import SearchIndexer
 from .usecases import IncomingEvent
 
 PAYMENT_EVENTS_TOPIC = "payment-events"
@@ -17,9 +17,6 @@ CONSUMER_GROUP = "audit"
 
 
 class AuditHandlers:
-    def __init__(self, indexer: SearchIndexer | None = None) -> None:
-        self.indexer = indexer
-
     async def handle_payment_event(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         await self._record(conn, PAYMENT_EVENTS_TOPIC, event)
 
@@ -36,6 +33,4 @@ class AuditHandlers:
             data=dict(event.data),
             event_time=event.time,
         )
-        stored = await usecases.record_event(conn, incoming)
-        if stored is not None and self.indexer is not None:
-            self.indexer.offer(stored)
+        await usecases.record_event(conn, incoming)

@@ -16,7 +16,7 @@ from paykit.resources import open_resources
 from pydantic import Field
 
 from . import api
-from .clients import SearchIndexer
+from .clients import IndexLimits, SearchIndexer
 from .events import CONSUMER_GROUP, KYC_EVENTS_TOPIC, PAYMENT_EVENTS_TOPIC, AuditHandlers
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -30,11 +30,23 @@ class AuditSettings(ServiceSettings):
     # Consume payment-events and kyc-events (needs KAFKA_BROKERS or REDIS_URL).
     consume_events: bool = True
     audit_verify_batch_size: int = Field(default=1_000, ge=1, le=10_000)
-    # Optional Elasticsearch index of the log (best effort).
+    # Optional Elasticsearch index of the log, fed from the committed log (clients.py).
     elasticsearch_url: str = ""
-    elasticsearch_index: str = "audit-events"
+    elasticsearch_index: str = Field(default="audit-events", min_length=1)
     elasticsearch_timeout_s: float = Field(default=5.0, gt=0, le=60)
-    elasticsearch_queue_size_max: int = Field(default=10_000, ge=1, le=1_000_000)
+    elasticsearch_batch_size_max: int = Field(default=500, ge=1, le=10_000)
+    elasticsearch_poll_interval_ms: int = Field(default=1_000, ge=10, le=60_000)
+    elasticsearch_retry_delay_min_s: float = Field(default=0.5, gt=0, le=60)
+    elasticsearch_retry_delay_max_s: float = Field(default=30.0, gt=0, le=3_600)
+
+    def index_limits(self) -> IndexLimits:
+        return IndexLimits(
+            timeout_s=self.elasticsearch_timeout_s,
+            batch_size_max=self.elasticsearch_batch_size_max,
+            poll_interval_s=self.elasticsearch_poll_interval_ms / 1000,
+            retry_delay_min_s=self.elasticsearch_retry_delay_min_s,
+            retry_delay_max_s=max(self.elasticsearch_retry_delay_max_s, self.elasticsearch_retry_delay_min_s),
+        )
 
 
 def _consumers(
@@ -52,20 +64,21 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        indexer = None
-        if settings.elasticsearch_url:
-            indexer = SearchIndexer(
-                settings.elasticsearch_url,
-                index=settings.elasticsearch_index,
-                timeout_s=settings.elasticsearch_timeout_s,
-                queue_size_max=settings.elasticsearch_queue_size_max,
-            )
-        handlers = AuditHandlers(indexer)
+        indexer: SearchIndexer | None = None
+        handlers = AuditHandlers()
         app.state.handlers = handlers
         transport: Transport | None = None
         try:
             async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
-                workers: list[Worker] = [indexer] if indexer else []
+                workers: list[Worker] = []
+                if settings.elasticsearch_url:
+                    indexer = SearchIndexer(
+                        settings.elasticsearch_url,
+                        resources.require_pool(),
+                        index=settings.elasticsearch_index,
+                        limits=settings.index_limits(),
+                    )
+                    workers.append(indexer)
                 if settings.consume_events and (settings.kafka_brokers or settings.redis_url):
                     transport = transport_from_settings(settings)
                     workers += _consumers(settings, handlers, resources.require_pool(), transport)

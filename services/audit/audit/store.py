@@ -106,3 +106,24 @@ async def find_entries(
         limit,
     )
     return [_stored(r) for r in rows]
+
+
+async def index_cursor(conn: asyncpg.Connection, index_name: str) -> int:
+    """The id of the last entry the search index holds (0: none yet)."""
+    last = await conn.fetchval("SELECT last_id FROM search_index_cursor WHERE index_name = $1", index_name)
+    return int(last or 0)
+
+
+async def advance_index_cursor(conn: asyncpg.Connection, index_name: str, last_id: int) -> None:
+    """Move the cursor forward only (a slower, older indexer never moves it back)."""
+    await conn.execute(
+        """INSERT INTO search_index_cursor (index_name, last_id) VALUES ($1, $2)
+           ON CONFLICT (index_name) DO UPDATE
+              SET last_id = GREATEST(search_index_cursor.last_id, EXCLUDED.last_id), updated_at = now()""",
+        index_name,
+        last_id,
+    )
+
+
+async def last_entry_id(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM audit_log"))
