@@ -229,18 +229,65 @@ class BankClient:
     async def transfer_status(self, payment_id: str) -> Transfer:
         response = await self.http.call("GET", f"/transfers/{payment_id}")
         if response.status_code == 404:
-            return Transfer("NOT_FOUND")
+            # Only the bank's own "no such transfer" means it never executed; any other 404
+            # (a proxy, a wrong path) says nothing about the transfer.
+            if _problem_code(response) == "TRANSFER_NOT_FOUND":
+                return Transfer("NOT_FOUND")
+            raise BankAnswerUnknown("partner_bank", "answered 404 without TRANSFER_NOT_FOUND")
         return self._transfer(response)
 
     @staticmethod
     def _transfer(response: httpx.Response) -> Transfer:
-        if response.status_code >= 400 and response.status_code != 422:
-            raise ServiceUnavailable("partner_bank", f"answered {response.status_code}")
-        body = response.json()
-        status = str(body.get("status") or ("COMPLETED" if body.get("success") else "REJECTED"))
+        """Strict: only a 200 transfer body saying COMPLETED or REJECTED is the bank's word.
+        A 4xx is a refusal of the request (BankRefused: it most likely never executed, which
+        an inquiry confirms); anything else is an unknown outcome (BankAnswerUnknown)."""
+        if 400 <= response.status_code < 500:
+            raise BankRefused(_problem_code(response), response.status_code)
+        if response.status_code != 200:
+            raise BankAnswerUnknown("partner_bank", f"answered {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise BankAnswerUnknown("partner_bank", "answered something that is not JSON") from None
+        status = body.get("status") if isinstance(body, dict) else None
+        if status not in TRANSFER_OUTCOMES:
+            raise BankAnswerUnknown("partner_bank", f"answered no transfer outcome ({str(status)[:40]})")
+        if (status == "REJECTED" and body.get("success") is True) or (
+            status == "COMPLETED" and body.get("success") is False
+        ):
+            raise BankAnswerUnknown("partner_bank", "answered a transfer that contradicts itself")
         return Transfer(
-            status=status,
-            reference_number=body.get("reference_number"),
-            error_code=body.get("error_code") or body.get("code"),
-            message=body.get("message") or body.get("detail"),
+            status=str(status),
+            reference_number=_text(body.get("reference_number")),
+            error_code=_text(body.get("error_code") or body.get("code")),
+            message=_text(body.get("message") or body.get("detail")),
         )
+
+
+TRANSFER_OUTCOMES = frozenset({"COMPLETED", "REJECTED"})
+
+
+class BankAnswerUnknown(ServiceUnavailable):
+    """The bank answered something that is not a transfer outcome: treat it as no answer."""
+
+
+class BankRefused(ServiceUnavailable):
+    """The bank refused the request itself (a 4xx problem), so the transfer most likely never
+    executed; the caller confirms that with an inquiry before it calls it failed."""
+
+    def __init__(self, code: str, status_code: int) -> None:
+        super().__init__("partner_bank", f"refused the request: {status_code} {code}")
+        self.code = code
+
+
+def _problem_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return "BANK_REFUSED"
+    code = body.get("code") if isinstance(body, dict) else None
+    return str(code)[:64] if isinstance(code, str) and code else "BANK_REFUSED"
+
+
+def _text(value: Any) -> str | None:
+    return str(value)[:500] if value is not None else None

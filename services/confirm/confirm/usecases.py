@@ -22,7 +22,7 @@ from paykit.telemetry import current_traceparent
 from prometheus_client import Counter
 
 from . import store
-from .clients import AccountClient, BankClient, OtpClient, RiskClient
+from .clients import AccountClient, BankClient, BankRefused, OtpClient, RiskClient, Transfer
 from .domain import (
     TERMINAL,
     WAITING,
@@ -285,6 +285,18 @@ def _settled_answer(payment: Payment) -> Answer:
 
 
 # ---- settling with the bank --------------------------------------------------------------
+async def _submit(deps: Deps, payment: Payment) -> Transfer:
+    """Ask the bank to pay. If it refuses the request itself (a 4xx), ask it whether the
+    transfer exists: not found means it never executed, which is a rejection we can act on."""
+    try:
+        return await deps.bank.process_transfer(payment.payment_id, payment.terms)
+    except BankRefused as refused:
+        found = await deps.bank.transfer_status(payment.payment_id)
+        if found.status == "NOT_FOUND":
+            return Transfer("REJECTED", error_code=refused.code, message="The bank refused the transfer")
+        return found
+
+
 async def _hold_gone(deps: Deps, payment: Payment) -> ProblemError | None:
     """Lengthen the hold to the bank's window; the refusal when there is no live hold."""
     try:
@@ -315,7 +327,7 @@ async def settle(
                         return await _move(
                             deps, payment, State.FAILED, failure_code=gone.code, failure_detail=gone.detail
                         )
-                transfer = await deps.bank.process_transfer(payment.payment_id, payment.terms)
+                transfer = await _submit(deps, payment)
         except ServiceCallError as exc:
             log.warning("bank outcome unknown for %s: %s", payment.payment_id, exc)
             return payment

@@ -70,7 +70,13 @@ class Faults(httpx.AsyncBaseTransport):
         self.inner = inner
         self.down = False
         self._lose: list[tuple[str, str]] = []
+        self._canned: list[tuple[str, str, httpx.Response]] = []
         self.calls: list[str] = []
+
+    def answer_next(self, method: str, path_part: str, response: httpx.Response) -> None:
+        """The next call whose path contains `path_part` never reaches the service; its caller
+        gets `response`."""
+        self._canned.append((method, path_part, response))
 
     def lose_answer_of(self, method: str, path_suffix: str) -> None:
         """The next matching call runs to completion; its caller sees a read timeout."""
@@ -80,6 +86,10 @@ class Faults(httpx.AsyncBaseTransport):
         self.calls.append(f"{request.method} {request.url.path}")
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        for method, suffix, canned in self._canned:
+            if request.method == method and suffix in request.url.path:
+                self._canned.remove((method, suffix, canned))
+                return canned
         response = await self.inner.handle_async_request(request)
         for method, suffix in self._lose:
             if request.method == method and request.url.path.endswith(suffix):
