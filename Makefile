@@ -44,6 +44,17 @@ test-integration: $(STAMP) ## The fleet behind nginx with a real Kafka broker, t
 test-compose: $(STAMP) ## The real `docker compose up` (demo data) and the same checks (needs a Docker engine)
 	$(PY) -m pytest -m compose_up -q -p no:randomly tests/stack/test_compose_up.py
 
+TOPIC ?= payment-events
+.PHONY: dlq-list
+dlq-list: $(STAMP) ## List a consumer group's dead letters: make dlq-list GROUP=notification-group [TOPIC=payment-events]
+	@test -n "$(GROUP)" || { echo "GROUP=<consumer group> is required"; exit 2; }
+	$(PY) -m tools.dlq list --group "$(GROUP)" --topic "$(TOPIC)"
+
+.PHONY: dlq-replay
+dlq-replay: $(STAMP) ## Replay a group's dead letters after fixing the cause: make dlq-replay GROUP=… [TOPIC=…]
+	@test -n "$(GROUP)" || { echo "GROUP=<consumer group> is required"; exit 2; }
+	$(PY) -m tools.dlq replay --group "$(GROUP)" --topic "$(TOPIC)"
+
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -218,9 +218,11 @@ async def test_poison_messages_go_to_the_dead_letter_destination(pool, new_trans
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", poison[0].id) == 0
 
 
-async def _read_all(transport: Transport, topic: str, *, expected: int) -> list[Delivery]:
+async def _read_all(
+    transport: Transport, topic: str, *, expected: int, timeout_s: float = DRAIN_TIMEOUT_S
+) -> list[Delivery]:
     got: list[Delivery] = []
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while len(got) < expected and time.monotonic() < deadline:
         for delivery in await transport.fetch(topic, "inspector", batch_size_max=10, wait_ms=500):
             got.append(delivery)
@@ -317,3 +319,92 @@ async def test_the_relay_purges_long_published_rows_when_idle(pool: asyncpg.Pool
     relay._next_purge = 0.0  # the once-a-minute pacing is not what this test is about
     assert await relay.run_once() == 0
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+def flaky_handler(
+    group: str, failures: list[BaseException]
+) -> Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]:
+    """Records the effect, but first raises each of `failures` in turn (an outage)."""
+    record = recording_handler(group)
+
+    async def handle(conn: asyncpg.Connection, event: CloudEvent) -> None:
+        if failures:
+            raise failures.pop(0)
+        await record(conn, event)
+
+    return handle
+
+
+async def test_a_transient_outage_is_retried_within_the_budget_not_dead_lettered(pool, new_transport, topic):
+    """A 2-second account outage must not send a completion notice to the dead letters."""
+    from paykit.http import ServiceTimeout, ServiceUnavailable
+
+    events = await produce(pool, topic, 2)
+    transport = new_transport()
+    assert await OutboxRelay(pool, transport).run_once() == 2
+    outage: list[BaseException] = [ServiceUnavailable("account", "answered 503")] * 4 + [
+        ServiceTimeout("account", "timed out"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection lost"),
+        ConnectionRefusedError("refused"),
+    ]
+    consumer = EventConsumer(
+        pool,
+        new_transport(),
+        topic=topic,
+        group="notification",
+        handler=flaky_handler("notification", outage),
+        attempts_max=3,
+        poll_interval_s=0.5,
+        retry_backoff_max_s=0.05,
+        retry_budget_s=60,
+    )
+    await drain_until([consumer], lambda: _has(pool, "notification", events))
+    assert await effects(pool, "notification") == {e.id: 1 for e in events}
+    assert (
+        await _read_all(new_transport(), dead_letter_topic(topic, "notification"), expected=1, timeout_s=2)
+        == []
+    )
+
+
+async def test_dead_letters_are_counted_listed_and_replayed_once_the_cause_is_fixed(
+    pool, new_transport, topic
+):
+    from paykit.errors import ProblemError
+    from paykit.events import list_dead_letters, replay_dead_letters
+    from prometheus_client import REGISTRY
+
+    def dead_count(reason: str) -> float:
+        labels = {"topic": topic, "group": "notification", "reason": reason}
+        return REGISTRY.get_sample_value("events_dead_lettered_total", labels) or 0.0
+
+    [event] = await produce(pool, topic, 1)
+    transport = new_transport()
+    assert await OutboxRelay(pool, transport).run_once() == 1
+    # A 4xx contract refusal is permanent: dead-lettered at once, no retries.
+    refusal: list[BaseException] = [ProblemError(422, "CUSTOMER_NOT_FOUND", "no such customer")]
+    consumer = EventConsumer(
+        pool, new_transport(), topic=topic, group="notification",
+        handler=flaky_handler("notification", refusal), attempts_max=5, poll_interval_s=0.5,
+    )  # fmt: skip
+    audit = consumer_for(pool, new_transport(), topic, "audit")
+    await drain_until([audit], lambda: _has(pool, "audit", [event]))
+    before = dead_count("permanent")
+    await drain_until([consumer], lambda: _dlq_nonempty(new_transport(), topic))
+    assert dead_count("permanent") == before + 1
+    assert await effects(pool, "notification") == {}
+
+    listed = await list_dead_letters(new_transport(), topic, "notification")
+    assert [CloudEvent.from_json(d.value).id for d in listed] == [event.id]
+    assert "CUSTOMER_NOT_FOUND" in listed[0].error or "no such customer" in listed[0].error
+
+    assert await replay_dead_letters(new_transport(), topic, "notification") == 1
+    await drain_until([consumer, audit], lambda: _has(pool, "notification", [event]))
+    assert await effects(pool, "notification") == {event.id: 1}
+    assert await effects(pool, "audit") == {event.id: 1}, "the replay reached audit, which skipped it"
+    assert await replay_dead_letters(new_transport(), topic, "notification") == 0, "replayed once"
+
+
+async def _dlq_nonempty(transport: Transport, topic: str) -> bool:
+    from paykit.events import list_dead_letters
+
+    return bool(await list_dead_letters(transport, topic, "notification", wait_ms=100))

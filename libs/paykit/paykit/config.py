@@ -59,6 +59,10 @@ class ServiceSettings(BaseSettings):
     events_batch_size_max: int = 100
     events_poll_interval_ms: int = 200
     events_attempts_max: int = 5
+    # A transient fault in a handler (timeout, 5xx, connection, database) is retried for this
+    # long, with pauses growing to events_retry_backoff_max_s, before the event is dead-lettered.
+    events_retry_budget_s: float = Field(default=120.0, gt=0, le=3600)
+    events_retry_backoff_max_s: float = Field(default=2.0, gt=0, le=60)
 
     http_timeout_s: float = 5.0
     http_retries_max: int = 2

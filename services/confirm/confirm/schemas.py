@@ -7,6 +7,7 @@ import re
 import secrets
 from typing import Annotated, Any, Literal
 
+from paykit.accounts import AccountNumber
 from paykit.money import MoneyError, parse_amount_minor
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -26,8 +27,8 @@ class PaymentTerms(BaseModel):
     customer_id: Identifier
     amount: Any = Field(description="Decimal amount, number or string, e.g. 1000.00")
     currency: Currency = "USD"
-    from_account: Identifier
-    to_account: Identifier
+    from_account: AccountNumber
+    to_account: AccountNumber
     amount_minor: int = Field(default=0, exclude=True)
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from paykit.accounts import ACCOUNT_NUMBER_LENGTH_MAX, ACCOUNT_NUMBER_REGEX
 from paykit.context import IDEMPOTENCY_HEADER
 from paykit.errors import ProblemError
 from paykit.idempotency import validate_key
@@ -25,7 +26,9 @@ from .usecases import AuthDeps
 router = APIRouter()
 # Development only (not mounted in production): what the dev channels "sent" you.
 dev_router = APIRouter(tags=["development"])
-AccountNumber = Annotated[str, Path(min_length=1, max_length=34, pattern=r"^[A-Za-z0-9_-]+$")]
+AccountNumber = Annotated[
+    str, Path(min_length=1, max_length=ACCOUNT_NUMBER_LENGTH_MAX, pattern=ACCOUNT_NUMBER_REGEX)
+]
 PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 

@@ -8,12 +8,13 @@ from typing import Annotated, Literal
 
 import asyncpg
 from paykit import MoneyError, format_minor, parse_amount_minor
+from paykit.accounts import ACCOUNT_NUMBER_REGEX
 from paykit.money import AMOUNT_MINOR_MAX, exponent
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from .domain import FAULT_COUNT_MAX, FAULT_LATENCY_MS_MAX, FaultMode, TransferCommand, TransferStatus
 
-AccountNumber = Annotated[str, Field(min_length=1, max_length=34, pattern=r"^[A-Za-z0-9-]+$")]
+AccountNumber = Annotated[str, Field(min_length=1, max_length=34, pattern=ACCOUNT_NUMBER_REGEX)]
 REFERENCE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 REFERENCE_PATTERN = re.compile(REFERENCE_REGEX)
 Reference = Annotated[str, Field(min_length=1, max_length=128, pattern=REFERENCE_REGEX)]

@@ -16,7 +16,8 @@ consumed exactly-once in effect through an inbox.
     await transport.aclose()
 """
 
-from .consumer import EventConsumer, Handler
+from .consumer import DEAD_LETTERS, EventConsumer, Handler, PermanentEventError, classify
+from .dlq import DeadLetter, list_dead_letters, replay_dead_letters
 from .envelope import CloudEvent, EnvelopeError, new_event
 from .kafka import KafkaTransport
 from .outbox import OutboxRelay, add_to_outbox
@@ -25,20 +26,26 @@ from .runner import consumers_from_settings, run_in_background, transport_from_s
 from .transport import Delivery, Transport, TransportError, dead_letter_topic
 
 __all__ = [
+    "DEAD_LETTERS",
     "CloudEvent",
+    "DeadLetter",
     "Delivery",
     "EnvelopeError",
     "EventConsumer",
     "Handler",
     "KafkaTransport",
     "OutboxRelay",
+    "PermanentEventError",
     "RedisStreamsTransport",
     "Transport",
     "TransportError",
     "add_to_outbox",
+    "classify",
     "consumers_from_settings",
     "dead_letter_topic",
+    "list_dead_letters",
     "new_event",
+    "replay_dead_letters",
     "run_in_background",
     "transport_from_settings",
 ]

@@ -2,23 +2,38 @@
 
 The handler runs in ONE transaction with the insert of the event id into the service's
 `inbox`: an event already handled by this group is skipped, and a handler that fails rolls
-its effects back together with the inbox row. A handler that fails is retried in place with
-a growing pause; after `attempts_max` attempts (counting earlier deliveries) the message goes
-to `<topic>.dlq.<group>` with the error and the consumer moves on. A message that is not a
-CloudEvent goes there at once. A failure of the database or the broker itself is not the
-message's fault: the batch is released, delivered again later, and no attempt is counted.
+its effects back together with the inbox row. What happens next depends on the failure
+(`classify`):
+
+    permanent   the event can never be handled (not a CloudEvent, invalid data, a 4xx
+                contract refusal, PermanentEventError): to `<topic>.dlq.<group>` at once
+    transient   a timeout, a 5xx, a connection or database error: retried in place with a
+                growing pause (capped at `retry_backoff_max_s`) for as long as
+                `retry_budget_s` allows; only a fault that outlasts the budget is
+                dead-lettered, to be replayed once the cause is fixed (paykit.events.dlq)
+    unknown     anything else (a bug?): retried up to `attempts_max` attempts (counting
+                earlier deliveries), then dead-lettered
+
+A failure of the database or the broker outside the handler is not the message's fault: the
+batch is released, delivered again later, and no attempt is counted. Every dead letter is
+counted on /metrics (`events_dead_lettered_total`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 import asyncpg
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter
 
+from ..errors import ProblemError
+from ..http import ServiceCallError
 from ._loop import run_until_stopped
 from .envelope import CloudEvent, EnvelopeError
 from .transport import Delivery, Transport
@@ -33,8 +48,38 @@ ON CONFLICT (consumer_group, event_id) DO NOTHING
 ERROR_TEXT_LENGTH_MAX = 500
 
 
+DEAD_LETTERS = Counter(
+    "events_dead_lettered_total",
+    "Events a consumer group gave up on and sent to its dead-letter topic",
+    ["topic", "group", "reason"],
+)
+
+
 class _HandlerFailed(Exception):
     """The handler raised; the message may be at fault (counts as an attempt)."""
+
+
+class PermanentEventError(Exception):
+    """A handler raises this for an event that can never be handled as it is."""
+
+
+Failure = Literal["permanent", "transient", "unknown"]
+# Status codes that say "not now" rather than "never".
+_RETRYABLE_4XX = frozenset({408, 409, 423, 425, 429})
+
+
+def classify(exc: BaseException) -> Failure:
+    if isinstance(exc, PermanentEventError | EnvelopeError):
+        return "permanent"
+    if isinstance(exc, ProblemError):
+        return "permanent" if exc.status < 500 and exc.status not in _RETRYABLE_4XX else "transient"
+    if isinstance(exc, asyncpg.DataError):
+        return "permanent"  # the event's data cannot be stored as it is
+    if isinstance(
+        exc, ServiceCallError | asyncpg.PostgresError | asyncpg.InterfaceError | OSError | TimeoutError
+    ):
+        return "transient"
+    return "unknown"
 
 
 class EventConsumer:
@@ -50,6 +95,7 @@ class EventConsumer:
         batch_size_max: int = 50,
         poll_interval_s: float = 0.2,
         retry_backoff_max_s: float = 2.0,
+        retry_budget_s: float = 120.0,
     ) -> None:
         if attempts_max < 1 or batch_size_max < 1:
             raise ValueError("attempts_max and batch_size_max must be at least 1")
@@ -62,6 +108,7 @@ class EventConsumer:
         self._batch_size_max = batch_size_max
         self.poll_interval_s = poll_interval_s
         self._retry_backoff_max_s = retry_backoff_max_s
+        self._retry_budget_s = retry_budget_s
 
     async def run_once(self) -> int:
         """Fetch one batch (waiting up to the poll interval) and finish it; returns its size."""
@@ -94,28 +141,43 @@ class EventConsumer:
             event = CloudEvent.from_json(delivery.value)
         except EnvelopeError as exc:
             log.error("consumer %s: poison message on %s: %s", self.group, self.topic, exc)
-            await self.transport.dead_letter(self.group, delivery, str(exc))
+            await self._dead_letter(delivery, str(exc), "permanent")
             return
         attempt = delivery.attempt
+        first_failure: float | None = None
         while True:
             try:
                 await self._handle_traced(delivery, event, attempt)
                 break
             except _HandlerFailed as failure:
-                error = f"{type(failure.__cause__).__name__}: {failure.__cause__}"[:ERROR_TEXT_LENGTH_MAX]
-                if attempt >= self._attempts_max:
+                cause = failure.__cause__ or failure
+                kind = classify(cause)
+                error = f"{type(cause).__name__}: {cause}"[:ERROR_TEXT_LENGTH_MAX]
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                if (
+                    kind == "permanent"
+                    or (kind == "transient" and now - first_failure >= self._retry_budget_s)
+                    or (kind == "unknown" and attempt >= self._attempts_max)
+                ):
+                    reason = "budget" if kind == "transient" else kind
                     log.error(
-                        "consumer %s: event %s failed %d times; dead-lettered: %s",
-                        self.group, event.id, attempt, error,
+                        "consumer %s: event %s dead-lettered (%s) after %d attempt(s): %s",
+                        self.group, event.id, reason, attempt, error,
                     )  # fmt: skip
-                    await self.transport.dead_letter(self.group, delivery, error)
+                    await self._dead_letter(delivery, error, reason)
                     return
                 log.warning(
-                    "consumer %s: event %s attempt %d failed: %s", self.group, event.id, attempt, error
-                )
-                await asyncio.sleep(min(0.05 * 2 ** (attempt - 1), self._retry_backoff_max_s))
+                    "consumer %s: event %s attempt %d failed (%s): %s",
+                    self.group, event.id, attempt, kind, error,
+                )  # fmt: skip
+                await asyncio.sleep(min(0.05 * 2 ** min(attempt - 1, 16), self._retry_backoff_max_s))
                 attempt += 1
         await self.transport.ack(self.group, delivery)
+
+    async def _dead_letter(self, delivery: Delivery, error: str, reason: str) -> None:
+        await self.transport.dead_letter(self.group, delivery, error)
+        DEAD_LETTERS.labels(delivery.topic, self.group, reason).inc()
 
     async def _handle_traced(self, delivery: Delivery, event: CloudEvent, attempt: int) -> None:
         tracer = trace.get_tracer("paykit.events")

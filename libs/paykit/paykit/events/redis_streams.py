@@ -156,6 +156,14 @@ class RedisStreamsTransport:
         await self.publish(dead_letter_topic(delivery.topic, group), delivery.key, delivery.value, headers)
         await self.ack(group, delivery)
 
+    async def forget_group(self, topic: str, group: str) -> None:
+        """Drop a consumer group (a throwaway reader, such as a dead-letter listing)."""
+        try:
+            await self._redis.xgroup_destroy(_stream(topic), group)
+        except RedisError as exc:
+            raise TransportError(f"redis group drop on {topic} failed: {type(exc).__name__}") from exc
+        self._groups_ready.discard((topic, group))
+
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())

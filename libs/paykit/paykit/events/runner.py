@@ -92,6 +92,8 @@ def consumers_from_settings(
             attempts_max=settings.events_attempts_max,
             batch_size_max=settings.events_batch_size_max,
             poll_interval_s=settings.events_poll_interval_ms / 1000,
+            retry_budget_s=settings.events_retry_budget_s,
+            retry_backoff_max_s=settings.events_retry_backoff_max_s,
         )
         for topic, handler in handlers.items()
     ]
