@@ -185,7 +185,12 @@ async def reconcile_now(request: Request) -> ReconciliationReport:
 
 async def _reconcile_now(request: Request) -> None:
     breaks = await reconciliation.run_reconciliation(
-        _pool(request), request.app.state.bank, request.app.state.reconciliation_limits
+        _pool(request),
+        request.app.state.bank,
+        request.app.state.reconciliation_limits,
+        confirm=request.app.state.confirm,
     )
     if breaks is None:
-        raise ProblemError(503, "BANK_UNAVAILABLE", "The partner bank could not be read; no report was made")
+        raise ProblemError(
+            503, "BANK_UNAVAILABLE", "The partner bank (or confirm) could not be read; no report was made"
+        )

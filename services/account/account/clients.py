@@ -3,6 +3,7 @@ account service only asks the bank what it holds, for reconciliation."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -29,17 +30,43 @@ class PartnerBankClient(ServiceClient):
         currency = str(body.get("currency") or "USD")
         return _minor(body, "balance_minor", "balance", currency), currency
 
-    async def transfers_page(self, after_id: str | None, limit: int) -> tuple[list[BankTransfer], str | None]:
-        params: dict[str, Any] = {"limit": limit}
-        if after_id is not None:
-            params["after_id"] = after_id
-        response = await self.call("GET", "/transfers", params=params)
+    async def transfers_page(self, after_id: int, limit: int) -> tuple[list[BankTransfer], bool]:
+        """Transfers with id > after_id in id order, and whether more follow."""
+        response = await self.call("GET", "/transfers", params={"after_id": after_id, "limit": limit})
         body = _json(response)
         raw = body.get("transfers")
         if not isinstance(raw, list):
             raise BankAnswerError("partner_bank", "transfers page without a list")
-        next_after = body.get("next_after_id")
-        return [_transfer(item) for item in raw], (None if next_after in (None, "") else str(next_after))
+        return [_transfer(item) for item in raw], body.get("next_after_id") not in (None, "")
+
+    async def transfer(self, reference: str) -> BankTransfer | None:
+        """The bank's transfer under our reference; None when it never executed one."""
+        response = await self.call("GET", f"/transfers/{quote(reference, safe='')}")
+        if response.status_code == 404:
+            return None
+        return _transfer(_json(response))
+
+
+class ConfirmClient(ServiceClient):
+    """Confirm's word on payments, for comparing payment states with the bank."""
+
+    async def payment_state(self, payment_id: str) -> str | None:
+        response = await self.call("GET", f"/payments/{quote(payment_id, safe='')}")
+        if response.status_code == 404:
+            return None
+        state = _json(response).get("state")
+        if not isinstance(state, str):
+            raise BankAnswerError("confirm", "a payment without a state")
+        return state
+
+    async def completed_between(self, after: datetime, until: datetime, limit: int) -> list[str]:
+        """Ids of payments COMPLETED in (after, until]."""
+        params = {"after": after.isoformat(), "until": until.isoformat(), "limit": limit}
+        body = _json(await self.call("GET", "/reconciliation/completed", params=params))
+        ids = body.get("payment_ids")
+        if not isinstance(ids, list):
+            raise BankAnswerError("confirm", "no payment_ids list")
+        return [str(i) for i in ids]
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -73,6 +100,11 @@ def _transfer(item: Any) -> BankTransfer:
         amount = int(item["amount_minor"])
     else:
         amount = _minor(item, "processed_amount_minor", "amount", currency)
+    try:
+        processed_at = datetime.fromisoformat(str(item["processed_at"])) if item.get("processed_at") else None
+        transfer_id = int(item.get("id") or 0)
+    except (TypeError, ValueError):
+        raise BankAnswerError("partner_bank", "transfer with an unreadable id or time") from None
     return BankTransfer(
         reference=str(item["reference"]),
         status=str(item.get("status") or ""),
@@ -80,4 +112,6 @@ def _transfer(item: Any) -> BankTransfer:
         currency=currency,
         from_account=item.get("from_account"),
         to_account=item.get("to_account"),
+        id=transfer_id,
+        processed_at=processed_at,
     )

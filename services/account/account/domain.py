@@ -128,6 +128,8 @@ BreakKind = Literal[
     "STATUS_MISMATCH",
     "STALE_HOLD",
     "LEDGER_INTEGRITY",
+    "PAYMENT_STATE_MISMATCH",
+    "PAYMENT_WITHOUT_TRANSFER",
 ]
 
 
@@ -149,6 +151,115 @@ class BankTransfer:
     currency: str
     from_account: str | None
     to_account: str | None
+    id: int = 0
+    processed_at: datetime | None = None
+
+    def effect_on(self, account_number: str) -> int:
+        """What this transfer did to the account's balance at the bank."""
+        if self.status != "COMPLETED":
+            return 0
+        if account_number == self.from_account:
+            return -self.amount_minor
+        return self.amount_minor if account_number == self.to_account else 0
+
+
+def split_at_cutoff(
+    transfers: Sequence[BankTransfer], cutoff: datetime
+) -> tuple[list[BankTransfer], list[BankTransfer]]:
+    """(settled, in flight), in id order: settled ends before the first transfer the cutoff has
+    not passed, so the cursor never skips one that is still within the grace window."""
+    for index, transfer in enumerate(transfers):
+        if transfer.processed_at is None or transfer.processed_at > cutoff:
+            return list(transfers[:index]), list(transfers[index:])
+    return list(transfers), []
+
+
+def transfer_breaks(transfer: BankTransfer, capture: Hold | None) -> list[Break]:
+    """A transfer the cutoff has passed, against our capture under its reference."""
+    ours = None if capture is None else {"status": capture.status, "captured_minor": capture.captured_minor}
+    if transfer.status == "COMPLETED" and capture is None:
+        return [
+            Break(
+                "MISSING_IN_LEDGER",
+                account_number=transfer.from_account,
+                reference=transfer.reference,
+                bank=_transfer_view(transfer),
+                detail="The bank executed a transfer our ledger never captured",
+            )
+        ]
+    if capture is None:
+        return []
+    if transfer.status != "COMPLETED":
+        detail = "We captured a transfer the bank did not complete"
+        return [
+            Break(
+                "STATUS_MISMATCH",
+                capture.account_number,
+                transfer.reference,
+                ours,
+                _transfer_view(transfer),
+                detail,
+            )
+        ]
+    if (transfer.amount_minor, transfer.currency) != (capture.captured_minor, capture.currency):
+        detail = "Captured amount differs from the bank's"
+        return [
+            Break(
+                "AMOUNT_MISMATCH",
+                capture.account_number,
+                transfer.reference,
+                ours,
+                _transfer_view(transfer),
+                detail,
+            )
+        ]
+    return []
+
+
+def payment_breaks(transfer: BankTransfer | None, reference: str, payment_state: str | None) -> list[Break]:
+    """Confirm's word on the payment against the bank's transfer under the same reference."""
+    bank = None if transfer is None else _transfer_view(transfer)
+    ours = {"payment_state": payment_state}
+    if transfer is None:
+        if payment_state == "COMPLETED":
+            detail = "A COMPLETED payment has no transfer at the bank"
+            return [Break("PAYMENT_WITHOUT_TRANSFER", reference=reference, ours=ours, detail=detail)]
+        return []
+    expected = {"COMPLETED": "COMPLETED", "REJECTED": "FAILED"}.get(transfer.status)
+    if payment_state is not None and expected is not None and payment_state != expected:
+        detail = f"The bank says {transfer.status}; the payment is {payment_state}"
+        return [Break("PAYMENT_STATE_MISMATCH", transfer.from_account, reference, ours, bank, detail)]
+    return []
+
+
+def balances_as_of_cutoff(
+    ours: dict[str, tuple[int, str]],
+    bank: dict[str, tuple[int, str] | None],
+    transfers_read: Sequence[BankTransfer],
+    in_flight_bank: Sequence[BankTransfer],
+    in_flight_ours: Sequence[Hold],
+    unsure: set[str],
+) -> list[Break]:
+    """Balances with every payment the cutoff has not passed on EITHER side taken out of
+    BOTH sides, so a payment in flight is no break. Accounts in `unsure` (moved while the
+    bank was being read) wait for the next run."""
+    excluded = {t.reference for t in in_flight_bank} | {h.hold_id for h in in_flight_ours}
+    adjusted_ours = {k: v for k, v in ours.items() if k not in unsure}
+    for hold in in_flight_ours:
+        for account, amount in capture_postings(hold, hold.captured_minor):
+            if account in adjusted_ours:
+                balance, currency = adjusted_ours[account]
+                adjusted_ours[account] = (balance - amount, currency)
+    adjusted_bank = dict(bank)
+    for transfer in transfers_read:
+        if transfer.reference not in excluded:
+            continue
+        for moved in {transfer.from_account, transfer.to_account} - {None}:
+            number = str(moved)
+            known = adjusted_bank.get(number)
+            if known is not None:
+                adjusted_bank[number] = (known[0] - transfer.effect_on(number), known[1])
+    return list(_balance_breaks(LedgerSnapshot(adjusted_ours, {}), BankSnapshot(adjusted_bank)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from paykit import ServiceSettings, create_service_app
 from paykit.resources import open_resources
 
 from . import api, worker
-from .clients import PartnerBankClient
+from .clients import ConfirmClient, PartnerBankClient
 from .reconciliation import ReconciliationLimits
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -33,6 +33,11 @@ class AccountSettings(ServiceSettings):
     reconciliation_page_size: int = 200
     reconciliation_pages_max: int = 500
     reconciliation_stale_hold_after_s: int = 24 * 3600
+    # Both sides are compared up to now minus this window: payments in flight are no break.
+    reconciliation_grace_s: float = 60.0
+    # Also compare confirm's payment states with the bank's transfers.
+    reconciliation_compare_payments: bool = True
+    confirm_timeout_s: float = 3.0
     partner_bank_timeout_s: float = 3.0
     partner_bank_retries_max: int = 2
 
@@ -41,13 +46,18 @@ class AccountSettings(ServiceSettings):
             page_size=self.reconciliation_page_size,
             pages_max=self.reconciliation_pages_max,
             stale_hold_after_s=self.reconciliation_stale_hold_after_s,
+            grace_s=self.reconciliation_grace_s,
         )
 
 
 def create_app(
-    settings: AccountSettings | None = None, *, bank_transport: httpx.AsyncBaseTransport | None = None
+    settings: AccountSettings | None = None,
+    *,
+    bank_transport: httpx.AsyncBaseTransport | None = None,
+    confirm_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """`bank_transport` lets tests put the partner bank's app (or a fake) behind the client."""
+    """`bank_transport` / `confirm_transport` let tests put the partner bank's and confirm's
+    apps (or fakes) behind the clients."""
     settings = settings or AccountSettings()
 
     @asynccontextmanager
@@ -62,6 +72,17 @@ def create_app(
                 transport=bank_transport,
             )
             app.state.bank = bank
+            confirm = (
+                ConfirmClient(
+                    "confirm",
+                    settings.confirm_service_url,
+                    timeout_s=settings.confirm_timeout_s,
+                    transport=confirm_transport,
+                )
+                if settings.reconciliation_compare_payments
+                else None
+            )
+            app.state.confirm = confirm
             app.state.reconciliation_limits = settings.reconciliation_limits()
             tasks = []
             if settings.hold_sweep_interval_s > 0:
@@ -73,7 +94,11 @@ def create_app(
             if settings.reconciliation_interval_s > 0:
                 tasks.append(
                     worker.start_reconciler(
-                        pool, bank, settings.reconciliation_interval_s, settings.reconciliation_limits()
+                        pool,
+                        bank,
+                        settings.reconciliation_interval_s,
+                        settings.reconciliation_limits(),
+                        confirm,
                     )
                 )
             try:
@@ -81,6 +106,8 @@ def create_app(
             finally:
                 await worker.stop(tasks)
                 await bank.aclose()
+                if confirm is not None:
+                    await confirm.aclose()
 
     app = create_service_app(
         settings,

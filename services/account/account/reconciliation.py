@@ -1,17 +1,29 @@
 """Reconciliation with the partner bank, the bank of record (use cases).
 
-One run: read a consistent snapshot of our ledger (one read-only transaction), ask the
-bank for its balances and transfers (outside any transaction), compare (`domain.find_breaks`),
-store the run and its breaks (a second transaction), and publish the count as a gauge.
-Matching key: a capture's hold id is the bank transfer's `reference`.
+One run compares both sides up to a CUTOFF that both have passed (now minus a grace
+window), so payments in flight are not breaks:
+
+1. Bank transfers are read from a CURSOR (the last transfer reconciled), at most
+   `pages_max` pages a run; the next run goes on from there, however long the history.
+2. Each transfer the cutoff has passed is matched with our capture under its reference
+   (MISSING_IN_LEDGER, STATUS_MISMATCH, AMOUNT_MISMATCH) and, when confirm is known, with the
+   payment's state (PAYMENT_STATE_MISMATCH). Our captures and confirm's COMPLETED payments
+   since the last cutoff must have a transfer at the bank (MISSING_AT_BANK,
+   PAYMENT_WITHOUT_TRANSFER). A break about a reference stays open, and is re-checked by
+   reference on every run, until both sides agree; the cursor moves on regardless.
+3. Balances are compared with every payment in flight on either side taken out of both.
+   (Only when the bank was read to its end; accounts that moved while it was read wait.)
+4. Stale holds and the ledger's own integrity are reported as before.
+Matching key: a capture's hold id is the bank transfer's `reference` and the payment id.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,8 +32,19 @@ from paykit.http import ServiceCallError
 from prometheus_client import Gauge
 
 from . import store
-from .clients import PartnerBankClient
-from .domain import BankSnapshot, BankTransfer, Break, LedgerSnapshot, find_breaks
+from .clients import ConfirmClient, PartnerBankClient
+from .domain import (
+    BankSnapshot,
+    BankTransfer,
+    Break,
+    Hold,
+    LedgerSnapshot,
+    balances_as_of_cutoff,
+    find_breaks,
+    payment_breaks,
+    split_at_cutoff,
+    transfer_breaks,
+)
 
 log = logging.getLogger("account.reconciliation")
 OPEN_BREAKS = Gauge("reconciliation_open_breaks", "Breaks found by the latest reconciliation run")
@@ -32,10 +55,14 @@ class ReconciliationLimits:
     page_size: int
     pages_max: int
     stale_hold_after_s: int
+    grace_s: float = 60.0
+    recheck_max: int = 200  # open breaks re-checked by reference per run
 
 
-class ReconciliationIncomplete(Exception):
-    """The bank had more transfers than `pages_max` pages: comparing a part would invent breaks."""
+@dataclass
+class _BankRead:
+    transfers: list[BankTransfer] = field(default_factory=list)
+    complete: bool = True  # read to the end of the bank's history
 
 
 async def run_reconciliation(
@@ -43,51 +70,160 @@ async def run_reconciliation(
     bank: PartnerBankClient,
     limits: ReconciliationLimits,
     now: datetime | None = None,
+    confirm: ConfirmClient | None = None,
 ) -> list[Break] | None:
     """Returns the breaks found, or None when the bank could not be read (the run is stored
-    as FAILED and the last completed report stays the current one)."""
-    started = now or datetime.now(UTC)
-    ours = await _ledger_snapshot(pool)
+    as FAILED, the cursor does not move, the last completed report stays the current one)."""
+    async with pool.acquire() as conn:
+        started = now or await store.db_now(conn)
+        cursor, ledger_cutoff = await store.get_cursor(conn)
+        rechecks = await store.open_items(conn, limits.recheck_max)
+    cutoff = started - timedelta(seconds=limits.grace_s)
     try:
-        theirs = await _bank_snapshot(bank, list(ours.balances), limits)
-    except (ServiceCallError, ReconciliationIncomplete) as exc:
-        log.warning("reconciliation could not read the bank: %s", exc)
+        breaks, read, checked = await _compare(
+            pool, bank, confirm, limits, cursor, ledger_cutoff, cutoff, rechecks
+        )
+    except ServiceCallError as exc:
+        log.warning("reconciliation could not read the bank or confirm: %s", exc)
         async with pool.acquire() as conn, conn.transaction():
-            await store.save_run(conn, started, [], error=type(exc).__name__)
+            await store.save_run(conn, started, [], error=type(exc).__name__, cutoff=cutoff)
         return None
-    breaks = find_breaks(ours, theirs, started, limits.stale_hold_after_s)
+    settled, _ = split_at_cutoff(read.transfers, cutoff)
     async with pool.acquire() as conn, conn.transaction():
-        await store.save_run(conn, started, breaks)
+        await store.save_run(conn, started, breaks, cutoff=cutoff, transfers_read=len(read.transfers))
+        await store.replace_open_items(conn, checked, [b for b in breaks if b.reference])
+        last_id = settled[-1].id if settled else cursor
+        await store.set_cursor(conn, last_id, cutoff)
     OPEN_BREAKS.set(len(breaks))
     if breaks:
         log.warning("reconciliation found %d break(s)", len(breaks))
     return breaks
 
 
-async def _ledger_snapshot(pool: asyncpg.Pool) -> LedgerSnapshot:
+async def _compare(
+    pool: asyncpg.Pool,
+    bank: PartnerBankClient,
+    confirm: ConfirmClient | None,
+    limits: ReconciliationLimits,
+    cursor: int,
+    ledger_cutoff: datetime | None,
+    cutoff: datetime,
+    rechecks: Sequence[str],
+) -> tuple[list[Break], _BankRead, list[str]]:
+    read = await _read_transfers(bank, cursor, limits)
+    settled, in_flight = split_at_cutoff(read.transfers, cutoff)
+    by_ref = {t.reference: t for t in read.transfers}
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         balances = {
             r["account_number"]: (r["balance_minor"], r["currency"])
             for r in await store.customer_balances(conn)
         }
-        captures = {h.hold_id: h for h in await store.posted_holds(conn)}
+        new_captures = await store.captures_resolved_after(conn, ledger_cutoff, 10_000)
+        refs = [t.reference for t in settled] + list(rechecks) + [h.hold_id for h in new_captures]
+        captures = {h.hold_id: h for h in await store.posted_holds(conn, refs)}
         pending = await store.pending_holds(conn)
         problems = await store.integrity_problems(conn)
-    return LedgerSnapshot(balances=balances, captures=captures, pending=pending, integrity_problems=problems)
+    breaks: list[Break] = []
+    for transfer in settled:
+        breaks += transfer_breaks(transfer, captures.get(transfer.reference))
+    ours_settled = [h for h in new_captures if h.resolved_at is not None and h.resolved_at <= cutoff]
+    ours_in_flight = [h for h in new_captures if h.resolved_at is not None and h.resolved_at > cutoff]
+    for hold in ours_settled:
+        if hold.hold_id not in by_ref:
+            by_ref[hold.hold_id] = await bank.transfer(hold.hold_id) or _absent(hold.hold_id)
+        breaks += _capture_without_transfer(hold, by_ref[hold.hold_id])
+    for reference in rechecks:  # open breaks of earlier runs, by reference
+        if reference not in by_ref:
+            by_ref[reference] = await bank.transfer(reference) or _absent(reference)
+        found, capture = by_ref[reference], captures.get(reference)
+        if found.status:
+            breaks += transfer_breaks(found, capture)
+        elif capture is not None:
+            breaks += _capture_without_transfer(capture, found)
+    if confirm is not None:
+        breaks += await _payment_breaks(
+            confirm, [*settled, *(by_ref[r] for r in rechecks)], by_ref, bank, ledger_cutoff, cutoff
+        )
+    if read.complete:
+        bank_balances = {number: await bank.balance(number) for number in balances}
+        tail = await _read_transfers(bank, read.transfers[-1].id if read.transfers else cursor, limits)
+        unsure = {a for t in tail.transfers for a in (t.from_account, t.to_account) if a}
+        breaks += balances_as_of_cutoff(
+            balances, bank_balances, read.transfers, in_flight, ours_in_flight, unsure
+        )
+        if not tail.complete:
+            log.info("the bank moved on while it was read; balances compared where nothing moved")
+    breaks += find_breaks(
+        LedgerSnapshot({}, {}, pending, problems),
+        BankSnapshot({}),
+        cutoff + timedelta(seconds=limits.grace_s),
+        limits.stale_hold_after_s,
+    )
+    checked = list(
+        dict.fromkeys([*rechecks, *(t.reference for t in settled), *(h.hold_id for h in ours_settled)])
+    )
+    return _dedupe(breaks), read, checked
 
 
-async def _bank_snapshot(
-    bank: PartnerBankClient, account_numbers: list[str], limits: ReconciliationLimits
-) -> BankSnapshot:
-    balances = {number: await bank.balance(number) for number in account_numbers}
-    transfers: dict[str, BankTransfer] = {}
-    after_id: str | None = None
+def _absent(reference: str) -> BankTransfer:
+    return BankTransfer(reference, "", 0, "", None, None)
+
+
+def _capture_without_transfer(hold: Hold, transfer: BankTransfer) -> list[Break]:
+    if transfer.status:
+        return []  # matched (transfer_breaks judges the pair where the bank side is read)
+    return [
+        Break(
+            "MISSING_AT_BANK",
+            account_number=hold.account_number,
+            reference=hold.hold_id,
+            ours={"status": hold.status, "captured_minor": hold.captured_minor, "currency": hold.currency},
+            detail="We captured a payment the bank has no transfer for",
+        )
+    ]
+
+
+async def _payment_breaks(
+    confirm: ConfirmClient,
+    settled: Sequence[BankTransfer],
+    by_ref: dict[str, BankTransfer],
+    bank: PartnerBankClient,
+    ledger_cutoff: datetime | None,
+    cutoff: datetime,
+) -> list[Break]:
+    breaks: list[Break] = []
+    for transfer in settled:
+        state = await confirm.payment_state(transfer.reference)
+        breaks += payment_breaks(transfer if transfer.status else None, transfer.reference, state)
+    since = ledger_cutoff or cutoff - timedelta(days=3650)
+    for payment_id in await confirm.completed_between(since, cutoff, 10_000):
+        found = by_ref.get(payment_id) or await bank.transfer(payment_id)
+        if found is None or not found.status:
+            breaks += payment_breaks(None, payment_id, "COMPLETED")
+    return breaks
+
+
+def _dedupe(breaks: list[Break]) -> list[Break]:
+    seen: set[tuple[str, str | None, str | None]] = set()
+    unique = []
+    for b in breaks:
+        key = (b.kind, b.reference, b.account_number if b.reference is None else None)
+        if key not in seen:
+            seen.add(key)
+            unique.append(b)
+    return sorted(unique, key=lambda b: (b.kind, b.reference or b.account_number or ""))
+
+
+async def _read_transfers(bank: PartnerBankClient, after_id: int, limits: ReconciliationLimits) -> _BankRead:
+    read = _BankRead()
     for _ in range(limits.pages_max):
-        page, after_id = await bank.transfers_page(after_id, limits.page_size)
-        transfers.update((t.reference, t) for t in page)
-        if after_id is None or not page:
-            return BankSnapshot(balances=balances, transfers=transfers)
-    raise ReconciliationIncomplete(f"more than {limits.pages_max} pages of transfers")
+        page, more = await bank.transfers_page(after_id, limits.page_size)
+        read.transfers += page
+        if not page or not more:
+            return read
+        after_id = page[-1].id
+    read.complete = False  # the rest waits for the next run: the cursor resumes there
+    return read
 
 
 async def has_completed_run(pool: asyncpg.Pool) -> bool:

@@ -244,9 +244,56 @@ async def lock_expired_holds(conn: Conn, now: datetime, limit: int) -> list[Hold
     return [_hold(r) for r in rows]
 
 
-async def posted_holds(conn: Conn) -> list[Hold]:
-    rows = await conn.fetch(f"SELECT {_HOLD_COLUMNS} FROM holds WHERE status = 'POSTED'")
+async def posted_holds(conn: Conn, references: Sequence[str]) -> list[Hold]:
+    rows = await conn.fetch(
+        f"SELECT {_HOLD_COLUMNS} FROM holds WHERE status = 'POSTED' AND hold_id = ANY($1::text[])",
+        list(references),
+    )
     return [_hold(r) for r in rows]
+
+
+async def captures_resolved_after(conn: Conn, after: datetime | None, limit: int) -> list[Hold]:
+    rows = await conn.fetch(
+        f"""SELECT {_HOLD_COLUMNS} FROM holds
+             WHERE status = 'POSTED' AND ($1::timestamptz IS NULL OR resolved_at > $1)
+             ORDER BY resolved_at LIMIT $2""",
+        after,
+        limit,
+    )
+    return [_hold(r) for r in rows]
+
+
+async def get_cursor(conn: Conn) -> tuple[int, datetime | None]:
+    row = await conn.fetchrow("SELECT last_transfer_id, ledger_cutoff FROM reconciliation_cursor")
+    return (row["last_transfer_id"], row["ledger_cutoff"]) if row else (0, None)
+
+
+async def set_cursor(conn: Conn, last_transfer_id: int, ledger_cutoff: datetime) -> None:
+    await conn.execute(
+        """UPDATE reconciliation_cursor SET last_transfer_id = GREATEST(last_transfer_id, $1),
+                  ledger_cutoff = GREATEST(ledger_cutoff, $2), updated_at = now()""",
+        last_transfer_id,
+        ledger_cutoff,
+    )
+
+
+async def open_items(conn: Conn, limit: int) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT reference FROM reconciliation_open_items ORDER BY first_seen LIMIT $1", limit
+    )
+    return [r["reference"] for r in rows]
+
+
+async def replace_open_items(conn: Conn, checked: Sequence[str], still_open: Sequence[Break]) -> None:
+    """The references re-checked this run are closed unless a break about them remains."""
+    await conn.execute(
+        "DELETE FROM reconciliation_open_items WHERE reference = ANY($1::text[])", list(checked)
+    )
+    await conn.executemany(
+        """INSERT INTO reconciliation_open_items (reference, kind) VALUES ($1, $2)
+           ON CONFLICT (reference) DO UPDATE SET kind = EXCLUDED.kind""",
+        [(b.reference, b.kind) for b in still_open if b.reference],
+    )
 
 
 async def pending_holds(conn: Conn) -> list[Hold]:
@@ -291,15 +338,23 @@ async def integrity_problems(conn: Conn) -> list[str]:
 
 
 async def save_run(
-    conn: Conn, started_at: datetime, breaks: Sequence[Break], *, error: str | None = None
+    conn: Conn,
+    started_at: datetime,
+    breaks: Sequence[Break],
+    *,
+    error: str | None = None,
+    cutoff: datetime | None = None,
+    transfers_read: int = 0,
 ) -> int:
     run_id: int = await conn.fetchval(
-        """INSERT INTO reconciliation_runs (started_at, status, error, open_breaks)
-           VALUES ($1, $2, $3, $4) RETURNING run_id""",
+        """INSERT INTO reconciliation_runs (started_at, status, error, open_breaks, cutoff, transfers_read)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING run_id""",
         started_at,
         "FAILED" if error else "COMPLETED",
         error,
         len(breaks),
+        cutoff,
+        transfers_read,
     )
     await conn.executemany(
         """INSERT INTO reconciliation_breaks (run_id, kind, account_number, reference, ours, bank, detail)

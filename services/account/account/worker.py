@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from . import usecases
-from .clients import PartnerBankClient
+from .clients import ConfirmClient, PartnerBankClient
 from .reconciliation import ReconciliationLimits, run_reconciliation
 
 log = logging.getLogger("account.worker")
@@ -39,10 +39,14 @@ def start_sweeper(pool: asyncpg.Pool, interval_s: float, batch_size_max: int) ->
 
 
 def start_reconciler(
-    pool: asyncpg.Pool, bank: PartnerBankClient, interval_s: float, limits: ReconciliationLimits
+    pool: asyncpg.Pool,
+    bank: PartnerBankClient,
+    interval_s: float,
+    limits: ReconciliationLimits,
+    confirm: ConfirmClient | None = None,
 ) -> asyncio.Task[None]:
     async def step() -> bool:
-        await run_reconciliation(pool, bank, limits)
+        await run_reconciliation(pool, bank, limits, confirm=confirm)
         return False
 
     async def delayed() -> None:

@@ -27,7 +27,11 @@ def db_url(database_factory: DatabaseFactory) -> Iterator[str]:
 def settings(db_url: str) -> AccountSettings:
     # Background loops off: tests call the sweeper and the reconciliation steps themselves.
     return AccountSettings(
-        app_env="test", postgres_url=db_url, hold_sweep_interval_s=0, reconciliation_interval_s=0
+        app_env="test",
+        postgres_url=db_url,
+        hold_sweep_interval_s=0,
+        reconciliation_interval_s=0,
+        reconciliation_compare_payments=False,
     )
 
 

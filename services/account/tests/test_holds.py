@@ -176,7 +176,11 @@ async def test_capture_after_expiry_expires_instead(ledger: Ledger) -> None:
 
 async def test_background_sweeper_expires_holds(db_url: str) -> None:
     settings = AccountSettings(
-        app_env="test", postgres_url=db_url, hold_sweep_interval_s=0.05, reconciliation_interval_s=0
+        app_env="test",
+        postgres_url=db_url,
+        hold_sweep_interval_s=0.05,
+        reconciliation_interval_s=0,
+        reconciliation_compare_payments=False,
     )
     app = create_app(settings)
     async with running_app(app) as client:

@@ -32,9 +32,10 @@ class World:
     async def reconcile(self, now: datetime | None = None) -> list[tuple[str, str | None]] | None:
         breaks = await run_reconciliation(
             self.ledger.pool,
-            self.app_state.bank,
+            self.app_state.bank,  # type: ignore[attr-defined]
             self.settings.reconciliation_limits(),
-            now,  # type: ignore[attr-defined]
+            now,
+            confirm=getattr(self.app_state, "confirm", None),
         )
         return None if breaks is None else sorted((b.kind, b.reference or b.account_number) for b in breaks)
 
@@ -72,6 +73,8 @@ async def world(db_url: str, bank_db: str) -> AsyncIterator[World]:
         hold_sweep_interval_s=0,
         reconciliation_interval_s=0,
         reconciliation_page_size=2,  # three transfers span two pages
+        reconciliation_grace_s=0,
+        reconciliation_compare_payments=False,
     )
     async with running_app(bank_app) as bank_client:
         transport = httpx.ASGITransport(app=bank_app)
@@ -166,3 +169,81 @@ async def test_reconciler_runs_in_the_background(world: World) -> None:
             await asyncio.sleep(0.05)
         assert report.status_code == 200, report.text
         assert report.json()["open_breaks"] == 0
+
+
+# --- Issue 9 item 4: cursor, cutoff, grace window, open breaks, payment states ----------
+
+
+async def test_a_payment_in_flight_is_no_break(world: World) -> None:
+    """The bank executed, our capture has not happened yet: within the grace window both
+    sides are compared as if neither had happened."""
+    settings = world.settings.model_copy(update={"reconciliation_grace_s": 60.0})
+    assert (await world.ledger.hold("fly-1", "ACC001", "ACC002", 4_000)).status_code == 201
+    await world.pay("fly-1", "ACC001", "ACC002", None, 4_000)  # the bank side only, so far
+    breaks = await run_reconciliation(
+        world.ledger.pool, world.app_state.bank, settings.reconciliation_limits()
+    )  # type: ignore[attr-defined]
+    assert breaks == [], breaks
+    assert (await world.ledger.client.post("/holds/fly-1/capture")).status_code == 200
+    breaks = await run_reconciliation(
+        world.ledger.pool, world.app_state.bank, settings.reconciliation_limits()
+    )  # type: ignore[attr-defined]
+    assert breaks == [], breaks
+
+
+async def test_history_longer_than_a_run_is_read_on_from_the_cursor(world: World) -> None:
+    """Old code read the whole history every run and failed past pages_max pages."""
+    settings = world.settings.model_copy(
+        update={"reconciliation_page_size": 2, "reconciliation_pages_max": 1}
+    )
+    for i in range(5):
+        await world.pay(f"hist-{i}", "ACC001", "ACC002", 100 + i, 100 + i)
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    limits = settings.reconciliation_limits()
+    for _ in range(3):
+        found = await run_reconciliation(world.ledger.pool, world.app_state.bank, limits, later)  # type: ignore[attr-defined]
+        assert found == [], found
+    last_id = (await world.bank.get("/transfers", params={"after_id": 0, "limit": 100})).json()["transfers"][
+        -1
+    ]["id"]
+    assert await world.ledger.pool.fetchval("SELECT last_transfer_id FROM reconciliation_cursor") == last_id
+    runs = await world.ledger.pool.fetch("SELECT transfers_read FROM reconciliation_runs ORDER BY run_id")
+    assert [r["transfers_read"] for r in runs] == [2, 2, 1], "each run resumes where the last stopped"
+
+
+async def test_a_break_stays_open_after_the_cursor_passed_until_it_is_mended(world: World) -> None:
+    await world.pay("lost-1", "ACC001", "ACC002", None, 2_000)  # bank paid, ledger never captured
+    assert ("MISSING_IN_LEDGER", "lost-1") in (
+        await world.reconcile(now=datetime.now(UTC) + timedelta(seconds=1)) or []
+    )
+    again = await world.reconcile(now=datetime.now(UTC) + timedelta(seconds=2))
+    assert again is not None and ("MISSING_IN_LEDGER", "lost-1") in again, "forgotten once the cursor moved"
+    assert (await world.ledger.hold("lost-1", "ACC001", "ACC002", 2_000)).status_code == 201
+    assert (await world.ledger.client.post("/holds/lost-1/capture")).status_code == 200
+    assert await world.reconcile(now=datetime.now(UTC) + timedelta(seconds=3)) == []
+    assert REGISTRY.get_sample_value("reconciliation_open_breaks") == 0
+
+
+async def test_payment_states_are_compared_with_the_bank(world: World) -> None:
+    states = {"pay-good": "COMPLETED", "pay-mis": "FAILED"}
+    completed = ["pay-good", "pay-ghost"]
+
+    def confirm(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/reconciliation/completed":
+            return httpx.Response(200, json={"payment_ids": completed})
+        payment_id = request.url.path.rsplit("/", 1)[-1]
+        if payment_id in states:
+            return httpx.Response(200, json={"payment_id": payment_id, "state": states[payment_id]})
+        return httpx.Response(404, json={"code": "PAYMENT_NOT_FOUND"})
+
+    settings = world.settings.model_copy(update={"reconciliation_compare_payments": True})
+    app = create_app(
+        settings, bank_transport=world.bank_transport, confirm_transport=httpx.MockTransport(confirm)
+    )
+    async with running_app(app) as client:
+        ledger = Ledger(client, app.state.resources.require_pool())
+        other = World(ledger, world.bank, settings, app.state, world.bank_transport)
+        await other.pay("pay-good", "ACC001", "ACC002", 1_000, 1_000)
+        await other.pay("pay-mis", "ACC002", "ACC001", 500, 500)
+        found = await other.reconcile(now=datetime.now(UTC) + timedelta(seconds=1))
+    assert found == [("PAYMENT_STATE_MISMATCH", "pay-mis"), ("PAYMENT_WITHOUT_TRANSFER", "pay-ghost")]

@@ -3,6 +3,7 @@ in X-User-ID; idempotency keys are scoped to that principal and the route."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -136,6 +137,18 @@ async def list_payments(
     _principal(user, customer_id)
     payments = await usecases.list_payments(deps, customer_id, limit)
     return {"payments": [payment_view(p) for p in payments]}
+
+
+@router.get(
+    "/reconciliation/completed", summary="Ids of payments COMPLETED in (after, until], for reconciliation"
+)
+async def completed_between(
+    deps: DepsDep,
+    after: datetime,
+    until: datetime,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
+) -> dict[str, Any]:
+    return {"payment_ids": await usecases.completed_between(deps, after, until, limit)}
 
 
 @router.get("/review-queue", summary="Payments UNDER_REVIEW, oldest first (for operators)")

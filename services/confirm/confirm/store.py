@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -232,3 +233,16 @@ async def list_in_state(conn: asyncpg.Connection, state: State, limit: int) -> l
         f"SELECT {_COLUMNS} FROM payments WHERE state = $1 ORDER BY created_at LIMIT $2", state.value, limit
     )
     return [_payment(r) for r in rows]
+
+
+async def completed_between(
+    conn: asyncpg.Connection, after: datetime, until: datetime, limit: int
+) -> list[str]:
+    rows = await conn.fetch(
+        """SELECT payment_id FROM payments WHERE state = 'COMPLETED' AND completed_at > $1
+            AND completed_at <= $2 ORDER BY completed_at LIMIT $3""",
+        after,
+        until,
+        limit,
+    )
+    return [r["payment_id"] for r in rows]

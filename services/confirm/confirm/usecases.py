@@ -447,6 +447,11 @@ async def review_queue(deps: Deps, limit: int) -> list[Payment]:
         return await store.list_in_state(conn, State.UNDER_REVIEW, limit)
 
 
+async def completed_between(deps: Deps, after: datetime, until: datetime, limit: int) -> list[str]:
+    async with deps.pool.acquire() as conn:
+        return await store.completed_between(conn, after, until, limit)
+
+
 async def list_payments(deps: Deps, customer_id: str, limit: int) -> list[Payment]:
     async with deps.pool.acquire() as conn:
         return await store.list_for_customer(conn, customer_id, limit)

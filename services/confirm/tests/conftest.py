@@ -154,6 +154,7 @@ async def world(databases: dict[str, str], redis_url: str) -> AsyncIterator[Worl
             dev_seed_file=str(SEED_DIR / "account.sql"),
             hold_sweep_interval_s=0,
             reconciliation_interval_s=0,
+            reconciliation_compare_payments=False,
         ),
         bank_transport=httpx.ASGITransport(app=bank_app),
     )
