@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from paykit import ProblemError
 
 from . import usecases
-from .schemas import AuditEvent, AuditEventsResponse, VerifyResponse
+from .schemas import AuditEvent, AuditEventsResponse, CheckpointOut, VerifyResponse
 
 router = APIRouter(tags=["audit"])
 Filter = Annotated[str | None, Query(min_length=1, max_length=128)]
@@ -40,6 +41,22 @@ async def audit_verify(request: Request) -> VerifyResponse:
     """Recompute the hash chain over the whole log; the first entry that does not fit is named."""
     settings = request.app.state.settings
     check = await usecases.verify_chain(
-        request.app.state.resources.require_pool(), settings.audit_verify_batch_size
+        request.app.state.resources.require_pool(),
+        settings.audit_verify_batch_size,
+        settings.audit_checkpoint_key,
     )
-    return VerifyResponse(valid=check.valid, checked=check.checked, first_broken_id=check.first_broken_id)
+    return VerifyResponse(
+        valid=check.valid, checked=check.checked, first_broken_id=check.first_broken_id, reason=check.reason
+    )
+
+
+@router.post("/audit/checkpoints", response_model=CheckpointOut, status_code=201)
+async def audit_checkpoint(request: Request) -> CheckpointOut:
+    """Sign the chain's current head now (also done every AUDIT_CHECKPOINT_EVERY entries)."""
+    key = request.app.state.settings.audit_checkpoint_key
+    checkpoint = await usecases.checkpoint_now(request.app.state.resources.require_pool(), key)
+    if checkpoint is None:
+        raise ProblemError(409, "AUDIT_LOG_EMPTY", "There is no entry to checkpoint yet")
+    return CheckpointOut(
+        head_id=checkpoint.head_id, head_hash=checkpoint.head_hash, signature=checkpoint.signature
+    )

@@ -8,6 +8,7 @@ breaks the chain at the first affected entry.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,35 @@ from datetime import datetime
 from typing import Any
 
 GENESIS_HASH = "0" * 64
+CHECKPOINT_EVERY_DEFAULT = 100
+# Development only: production settings must supply AUDIT_CHECKPOINT_KEY.
+CHECKPOINT_KEY_DEV = "dev-audit-checkpoint-key"
+
+
+def sign_checkpoint(key: str, head_id: int, head_hash: str) -> str:
+    """HMAC-SHA256 of (position, hash): only a holder of the key can make a checkpoint, so
+    rewriting the log cannot be covered by rewriting its checkpoints."""
+    return hmac.new(key.encode(), f"{head_id}:{head_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    head_id: int
+    head_hash: str
+    signature: str
+
+
+def check_checkpoints(
+    key: str, checkpoints: Sequence[Checkpoint], hashes: Mapping[int, str]
+) -> tuple[str, int] | None:
+    """(reason, entry id) of the first checkpoint the log no longer fits, or None. `hashes`
+    holds the stored hash of every checkpointed position that still exists."""
+    for cp in sorted(checkpoints, key=lambda c: c.head_id):
+        if not hmac.compare_digest(sign_checkpoint(key, cp.head_id, cp.head_hash), cp.signature):
+            return "CHECKPOINT_SIGNATURE", cp.head_id
+        if hashes.get(cp.head_id) != cp.head_hash:
+            return "CHECKPOINT_MISMATCH", cp.head_id
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +107,7 @@ class ChainCheck:
     valid: bool
     checked: int
     first_broken_id: int | None = None
+    reason: str | None = None
     # The hash and position the next entry must continue from.
     last_hash: str = GENESIS_HASH
     next_id: int = 1
@@ -89,6 +120,6 @@ def check_chain(rows: Sequence[StoredEntry], start: ChainCheck) -> ChainCheck:
         checked += 1
         entry = row.entry
         if entry.id != expected_id or entry.prev_hash != prev_hash or entry.hash() != row.hash:
-            return ChainCheck(False, checked, first_broken_id=entry.id)
+            return ChainCheck(False, checked, first_broken_id=entry.id, reason="CHAIN_BROKEN")
         prev_hash, expected_id = row.hash, expected_id + 1
     return ChainCheck(True, checked, last_hash=prev_hash, next_id=expected_id)

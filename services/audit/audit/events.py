@@ -9,7 +9,7 @@ import asyncpg
 from paykit.events import CloudEvent
 
 from . import usecases
-from .usecases import IncomingEvent
+from .usecases import CheckpointPolicy, IncomingEvent
 
 PAYMENT_EVENTS_TOPIC = "payment-events"
 KYC_EVENTS_TOPIC = "kyc-events"
@@ -17,6 +17,9 @@ CONSUMER_GROUP = "audit"
 
 
 class AuditHandlers:
+    def __init__(self, checkpoints: CheckpointPolicy | None = None) -> None:
+        self.checkpoints = checkpoints or CheckpointPolicy()
+
     async def handle_payment_event(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
         await self._record(conn, PAYMENT_EVENTS_TOPIC, event)
 
@@ -33,4 +36,4 @@ class AuditHandlers:
             data=dict(event.data),
             event_time=event.time,
         )
-        await usecases.record_event(conn, incoming)
+        await usecases.record_event(conn, incoming, self.checkpoints)

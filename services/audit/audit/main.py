@@ -17,7 +17,9 @@ from pydantic import Field
 
 from . import api
 from .clients import IndexLimits, SearchIndexer
+from .domain import CHECKPOINT_EVERY_DEFAULT, CHECKPOINT_KEY_DEV
 from .events import CONSUMER_GROUP, KYC_EVENTS_TOPIC, PAYMENT_EVENTS_TOPIC, AuditHandlers
+from .usecases import CheckpointPolicy
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 log = logging.getLogger("audit")
@@ -30,6 +32,9 @@ class AuditSettings(ServiceSettings):
     # Consume payment-events and kyc-events (needs KAFKA_BROKERS or REDIS_URL).
     consume_events: bool = True
     audit_verify_batch_size: int = Field(default=1_000, ge=1, le=10_000)
+    # Signed checkpoints of the chain's head: every N entries and on POST /audit/checkpoints.
+    audit_checkpoint_key: str = Field(default=CHECKPOINT_KEY_DEV, min_length=16)
+    audit_checkpoint_every: int = Field(default=CHECKPOINT_EVERY_DEFAULT, ge=1, le=1_000_000)
     # Optional Elasticsearch index of the log, fed from the committed log (clients.py).
     elasticsearch_url: str = ""
     elasticsearch_index: str = Field(default="audit-events", min_length=1)
@@ -65,7 +70,9 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         indexer: SearchIndexer | None = None
-        handlers = AuditHandlers()
+        handlers = AuditHandlers(
+            CheckpointPolicy(key=settings.audit_checkpoint_key, every=settings.audit_checkpoint_every)
+        )
         app.state.handlers = handlers
         transport: Transport | None = None
         try:

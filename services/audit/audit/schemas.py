@@ -55,3 +55,11 @@ class VerifyResponse(BaseModel):
     valid: bool
     checked: int
     first_broken_id: int | None = None
+    # CHAIN_BROKEN, CHECKPOINT_MISMATCH (truncated or rehashed), CHECKPOINT_SIGNATURE (forged)
+    reason: str | None = None
+
+
+class CheckpointOut(BaseModel):
+    head_id: int
+    head_hash: str
+    signature: str

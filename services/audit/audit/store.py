@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from .domain import Entry, StoredEntry
+from .domain import Checkpoint, Entry, StoredEntry
 
 # pg_advisory_xact_lock key that serializes appends so the chain never forks.
 CHAIN_LOCK_KEY = 0x4155_4449_5401  # "AUDIT" + 1
@@ -127,3 +127,22 @@ async def advance_index_cursor(conn: asyncpg.Connection, index_name: str, last_i
 
 async def last_entry_id(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM audit_log"))
+
+
+async def insert_checkpoint(conn: asyncpg.Connection, checkpoint: Checkpoint) -> None:
+    await conn.execute(
+        "INSERT INTO audit_checkpoints (head_id, head_hash, signature) VALUES ($1, $2, $3)",
+        checkpoint.head_id,
+        checkpoint.head_hash,
+        checkpoint.signature,
+    )
+
+
+async def checkpoints(conn: asyncpg.Connection) -> list[Checkpoint]:
+    rows = await conn.fetch("SELECT head_id, head_hash, signature FROM audit_checkpoints ORDER BY id")
+    return [Checkpoint(r["head_id"], r["head_hash"], r["signature"]) for r in rows]
+
+
+async def hashes_at(conn: asyncpg.Connection, ids: list[int]) -> dict[int, str]:
+    rows = await conn.fetch("SELECT id, hash FROM audit_log WHERE id = ANY($1::bigint[])", ids)
+    return {r["id"]: r["hash"] for r in rows}

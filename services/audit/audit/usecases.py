@@ -25,9 +25,19 @@ class IncomingEvent:
     event_time: datetime | None
 
 
-async def record_event(conn: asyncpg.Connection, event: IncomingEvent) -> StoredEntry | None:
+@dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    key: str = domain.CHECKPOINT_KEY_DEV
+    every: int = domain.CHECKPOINT_EVERY_DEFAULT
+
+
+async def record_event(
+    conn: asyncpg.Connection, event: IncomingEvent, policy: CheckpointPolicy | None = None
+) -> StoredEntry | None:
     """Append the event once (None if it is already in the log). Runs in the caller's
-    transaction (the consumer's, with its inbox insert); appends are serialized by a lock."""
+    transaction (the consumer's, with its inbox insert); appends are serialized by a lock.
+    Every `policy.every`-th entry is checkpointed in the same transaction."""
+    policy = policy or CheckpointPolicy()
     async with conn.transaction():
         await store.lock_chain(conn)
         if await store.has_event(conn, event.event_id):
@@ -51,7 +61,22 @@ async def record_event(conn: asyncpg.Connection, event: IncomingEvent) -> Stored
         )
         entry_hash = entry.hash()
         await store.insert_entry(conn, entry, entry_hash)
+        if next_id % policy.every == 0:
+            signature = domain.sign_checkpoint(policy.key, next_id, entry_hash)
+            await store.insert_checkpoint(conn, domain.Checkpoint(next_id, entry_hash, signature))
         return StoredEntry(entry, entry_hash)
+
+
+async def checkpoint_now(pool: asyncpg.Pool, key: str) -> domain.Checkpoint | None:
+    """Sign the current head (None when the log is empty)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await store.lock_chain(conn)
+        head = await store.chain_head(conn)
+        if head is None:
+            return None
+        checkpoint = domain.Checkpoint(head[0], head[1], domain.sign_checkpoint(key, head[0], head[1]))
+        await store.insert_checkpoint(conn, checkpoint)
+    return checkpoint
 
 
 async def find_events(
@@ -74,14 +99,26 @@ async def find_events(
         )
 
 
-async def verify_chain(pool: asyncpg.Pool, batch_size: int) -> ChainCheck:
-    """Walk the whole chain in id order, in one consistent snapshot, batch by batch."""
+async def verify_chain(
+    pool: asyncpg.Pool, batch_size: int, key: str = domain.CHECKPOINT_KEY_DEV
+) -> ChainCheck:
+    """Walk the whole chain in id order, in one consistent snapshot, batch by batch; then
+    check that every signed checkpoint is genuine and still fits the log (a truncated or
+    rehashed log does not)."""
     check = ChainCheck(True, 0)
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         while True:
             rows = await store.entries_after(conn, check.next_id - 1, batch_size)
             if not rows:
-                return check
+                break
             check = domain.check_chain(rows, check)
             if not check.valid:
                 return check
+        checkpoints = await store.checkpoints(conn)
+        hashes = await store.hashes_at(conn, [c.head_id for c in checkpoints])
+    misfit = domain.check_checkpoints(key, checkpoints, hashes)
+    if misfit is not None:
+        reason, entry_id = misfit
+        first = min(entry_id, check.next_id) if reason == "CHECKPOINT_MISMATCH" else entry_id
+        return ChainCheck(False, check.checked, first_broken_id=first, reason=reason)
+    return check

@@ -103,7 +103,12 @@ async def test_verify_names_the_first_tampered_entry(
         await db.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
         await db.execute("UPDATE audit_log SET data = jsonb_set(data, '{amount_minor}', '1') WHERE id = 3")
         await db.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
-    assert await verify(client) == {"valid": False, "checked": 3, "first_broken_id": 3}
+    assert await verify(client) == {
+        "valid": False,
+        "checked": 3,
+        "first_broken_id": 3,
+        "reason": "CHAIN_BROKEN",
+    }
 
 
 async def test_verify_detects_a_removed_entry_even_with_rehashed_rows(
@@ -114,7 +119,12 @@ async def test_verify_detects_a_removed_entry_even_with_rehashed_rows(
         await db.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
         await db.execute("DELETE FROM audit_log WHERE id = 2")
         await db.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
-    assert await verify(client) == {"valid": False, "checked": 2, "first_broken_id": 3}
+    assert await verify(client) == {
+        "valid": False,
+        "checked": 2,
+        "first_broken_id": 3,
+        "reason": "CHAIN_BROKEN",
+    }
 
 
 async def test_concurrent_appends_keep_one_unbroken_chain(
