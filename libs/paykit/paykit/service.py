@@ -32,9 +32,17 @@ class Readiness:
 
     def __init__(self) -> None:
         self.checks: dict[str, ReadinessCheck] = {}
+        # Facts an operator wants beside up/down (e.g. how old a loaded list is).
+        self.details: dict[str, Callable[[], object]] = {}
 
     def add(self, name: str, check: ReadinessCheck) -> None:
         self.checks[name] = check
+
+    def add_detail(self, name: str, detail: Callable[[], object]) -> None:
+        self.details[name] = detail
+
+    def describe(self) -> dict[str, object]:
+        return {name: detail() for name, detail in self.details.items()}
 
     async def run(self) -> dict[str, str]:
         async def one(check: ReadinessCheck) -> str:
@@ -100,12 +108,15 @@ def create_service_app(
 
     @app.get("/ready", tags=["ops"])
     async def ready(request: Request) -> Response:
-        checks = await request.app.state.readiness.run()
+        readiness: Readiness = request.app.state.readiness
+        checks = await readiness.run()
+        details: dict[str, Any] = {"details": readiness.describe()} if readiness.details else {}
         down = sorted(name for name, state in checks.items() if state != "up")
         if down:
-            return problem_response(
-                503, "NOT_READY", f"Dependencies down: {', '.join(down)}", "/ready", checks=checks
-            )
-        return JSONResponse({"status": "ready", "service": settings.service_name, "checks": checks})
+            detail = f"Dependencies down: {', '.join(down)}"
+            return problem_response(503, "NOT_READY", detail, "/ready", None, checks=checks, **details)
+        return JSONResponse(
+            {"status": "ready", "service": settings.service_name, "checks": checks, **details}
+        )
 
     return app

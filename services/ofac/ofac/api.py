@@ -12,6 +12,7 @@ from paykit import ProblemError
 from . import usecases
 from .countries import country_key
 from .domain import MatchView
+from .identifiers import normalize_id
 from .index import Filters
 from .lists import ListHolder
 from .matching import Query as ScreeningQuery
@@ -51,6 +52,7 @@ def _out(m: MatchView) -> MatchOut:
         band=m.band,
         agreed=list(m.agreed),
         disagreed=list(m.disagreed),
+        list_version=m.list_version,
     )
 
 
@@ -60,7 +62,9 @@ def _query(body: CheckSanctionsRequest, name: str | None) -> ScreeningQuery | No
     countries = frozenset(
         country_key(c) for c in (body.country, body.nationality, body.address_country) if c and c.strip()
     )
-    ids = [*body.id_numbers, *([body.imo] if body.imo else [])]
+    # "IMO 9876543" and "9876543" are the same IMO number.
+    imo = [normalize_id(body.imo).removeprefix("IMO")] if body.imo else []
+    ids = [*body.id_numbers, *imo]
     return ScreeningQuery.build(
         name,
         entity_type=body.entity_type,
@@ -125,6 +129,7 @@ async def current_list(request: Request) -> ListInfo:
         entities=index.entity_count,
         names=len(index.names),
         loaded_at=index.loaded_at,
+        lists=usecases.list_status(_holder(request)),
     )
 
 
@@ -142,7 +147,7 @@ async def reload_list(
     authorization: Annotated[str | None, Header()] = None,
 ) -> ReloadResponse:
     _require_admin(request, authorization)
-    source = (body.source if body else None) or request.app.state.list_source
+    source = body.source if body else None
     index, previous = await usecases.reload_list(_holder(request), source)
     return ReloadResponse(
         list_version=index.version,

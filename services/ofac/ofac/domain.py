@@ -42,12 +42,14 @@ class MatchView:
     agreed: tuple[str, ...] = ()
     disagreed: tuple[str, ...] = ()
     band: Band = "NONE"
+    list_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
     match: Match
     evidence: Evidence
+    list_version: str = ""
 
 
 def band_of(evidence: Evidence, thresholds: Thresholds) -> Band:
@@ -71,7 +73,9 @@ class Decision:
     matches: list[MatchView]
 
 
-def view(match: Match, evidence: Evidence | None = None, band: Band = "NONE") -> MatchView:
+def view(
+    match: Match, evidence: Evidence | None = None, band: Band = "NONE", list_version: str = ""
+) -> MatchView:
     e = match.entity
     return MatchView(
         entity_id=e.entity_id,
@@ -87,6 +91,7 @@ def view(match: Match, evidence: Evidence | None = None, band: Band = "NONE") ->
         agreed=evidence.agreed if evidence else (),
         disagreed=evidence.disagreed if evidence else (),
         band=band,
+        list_version=list_version,
     )
 
 
@@ -117,7 +122,9 @@ def decide(scored: list[Scored], thresholds: Thresholds, *, blocked_customer: st
     best match is in the REVIEW band. Matches below the review threshold are not shown."""
     ranked = sorted(scored, key=lambda s: (-s.evidence.score, s.match.entity.entity_id))
     views = [
-        view(s.match, s.evidence, band) for s in ranked if (band := band_of(s.evidence, thresholds)) != "NONE"
+        view(s.match, s.evidence, band, s.list_version)
+        for s in ranked
+        if (band := band_of(s.evidence, thresholds)) != "NONE"
     ]
     if blocked_customer is not None:
         return Decision(True, False, [blocklist_view(blocked_customer), *views])

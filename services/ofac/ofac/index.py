@@ -116,6 +116,8 @@ class ScreeningIndex:
     version: str
     entities: list[Entity]
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # List name -> version, for every list in this index (each match says its list's version).
+    source_versions: dict[str, str] = field(default_factory=dict)
     names: list[IndexedName] = field(init=False, default_factory=list)
     vocabulary: list[str] = field(init=False, default_factory=list)
     _postings: dict[str, list[tuple[int, int]]] = field(init=False, default_factory=dict)
@@ -124,12 +126,12 @@ class ScreeningIndex:
     _sounds: dict[str, list[str]] = field(init=False, default_factory=dict)
     _all_countries: list[frozenset[str]] = field(init=False, default_factory=list)
     _common: frozenset[str] = field(init=False, default_factory=frozenset)
-    _position: dict[str, int] = field(init=False, default_factory=dict)
+    _position: dict[tuple[str, str], int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for e_index, entity in enumerate(self.entities):
-            self._position[entity.entity_id] = e_index
+            self._position[(entity.source, entity.entity_id)] = e_index
             self._countries.append(frozenset(country_key(c) for c in entity.countries))
             self._all_countries.append(frozenset(country_key(c) for c in entity.all_countries))
             primary = reorder_individual(entity.name) if entity.entity_type == "individual" else entity.name
@@ -164,7 +166,7 @@ class ScreeningIndex:
 
     def countries_of_entity(self, entity: Entity) -> frozenset[str]:
         """Country keys of addresses, nationalities and flag."""
-        return self._all_countries[self._position[entity.entity_id]]
+        return self._all_countries[self._position[(entity.source, entity.entity_id)]]
 
     def distinctive(self, name_tokens: tuple[str, ...]) -> bool:
         """Not made only of common name parts."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Literal
 
 import httpx
 from fastapi import FastAPI
@@ -13,12 +17,13 @@ from paykit.http import ServiceClient
 from paykit.resources import open_resources
 from pydantic import Field, SecretStr
 
-from . import api
+from . import api, metrics, usecases
 from .clients import AccountClient
 from .domain import Thresholds
-from .lists import ListHolder, SourceLimits
+from .lists import ListHolder, ListSpec, SourceLimits
 from .usecases import ScreeningPolicy
 
+log = logging.getLogger("ofac.main")
 # The list that ships with the service (an old snapshot: development and tests only).
 BUNDLED_LIST = Path(__file__).resolve().parent.parent / "data" / "sdn-2021-07"
 
@@ -26,8 +31,20 @@ BUNDLED_LIST = Path(__file__).resolve().parent.parent / "data" / "sdn-2021-07"
 class OfacSettings(ServiceSettings):
     service_name: str = "ofac"
     port: int = 3009
-    # A directory with sdn.csv (+ add/alt/sdn_comments.csv) or a base URL serving them.
+    # The primary list: a directory with sdn.csv (+ add/alt/sdn_comments.csv) or a base URL
+    # serving them (or, with OFAC_LIST_FORMAT, an SDN_ADVANCED.xml or FollowTheMoney file).
     ofac_list_source: str = ""
+    ofac_list_format: Literal["ofac_csv", "ofac_cons_csv", "ofac_xml", "ftm"] = "ofac_csv"
+    ofac_list_name: str = "OFAC_SDN"
+    # More lists, each NAME=format:location, e.g.
+    # OFAC_CONSOLIDATED=ofac_cons_csv:https://.../exports  UN_SC=ftm:https://.../entities.ftm.json
+    ofac_extra_lists: list[str] = Field(default_factory=list)
+    # Scheduled refresh of every list (0: only at start and through the reload route).
+    ofac_refresh_interval_s: float = 6 * 3600
+    # A list not confirmed for this long makes the service unready (risk then fails closed).
+    ofac_list_stale_after_s: float = 3 * 24 * 3600
+    # Refuse a new version with fewer than (1 - this) times the parties of the one in use.
+    ofac_list_shrink_max: float = Field(default=0.2, ge=0, lt=1)
     ofac_block_threshold: float = 0.92
     ofac_review_threshold: float = 0.85
     # Review threshold for listed names made only of common name parts (never below review).
@@ -46,8 +63,22 @@ class OfacSettings(ServiceSettings):
     def list_source(self) -> str:
         return self.ofac_list_source or str(BUNDLED_LIST)
 
+    def list_specs(self) -> list[ListSpec]:
+        primary = ListSpec(self.ofac_list_name, self.ofac_list_format, self.list_source)
+        return [primary, *(ListSpec.parse(text) for text in self.ofac_extra_lists)]
+
     def secrets_to_check(self) -> dict[str, str]:
         return {**super().secrets_to_check(), "OFAC_ADMIN_TOKEN": self.ofac_admin_token.get_secret_value()}
+
+
+async def refresh_forever(holder: ListHolder, interval_s: float) -> None:
+    """Fetch every list on a schedule; a failure keeps the last good list (counted, logged)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            metrics.count_failures(await holder.refresh())
+        except Exception:  # a bug here must not stop the schedule; it is logged loudly
+            log.exception("list refresh failed unexpectedly")
 
 
 def create_app(
@@ -59,9 +90,10 @@ def create_app(
     """`list_transport` lets tests serve a list "URL" from memory; `account_transport` puts
     the account service (for id-only screenings) behind the client."""
     settings = settings or OfacSettings()
-    holder = ListHolder(
-        SourceLimits(settings.ofac_download_timeout_s, settings.ofac_file_bytes_max), transport=list_transport
+    limits = SourceLimits(
+        settings.ofac_download_timeout_s, settings.ofac_file_bytes_max, settings.ofac_list_shrink_max
     )
+    holder = ListHolder(settings.list_specs(), limits, transport=list_transport)
     policy = ScreeningPolicy(
         thresholds=Thresholds(
             block=settings.ofac_block_threshold,
@@ -75,13 +107,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(app, settings):
-            # No list, no service: screening must never answer "clear" without one.
-            await holder.load(settings.list_source)
+            # No list, no service: screening must never answer "clear" without one. The
+            # other lists load too; one that fails is retried by the scheduled refresh.
+            await holder.load()
+            if len(holder.states()) > 1:
+                metrics.count_failures(await holder.refresh())
+            metrics.bind(holder)
 
-            async def list_loaded() -> bool:
-                return holder.loaded
+            async def list_fresh() -> bool:
+                return holder.loaded and usecases.lists_fresh(holder, settings.ofac_list_stale_after_s)
 
-            app.state.readiness.add("sanctions_list", list_loaded)
+            app.state.readiness.add("sanctions_list", list_fresh)
+            app.state.readiness.add_detail("sanctions_lists", lambda: usecases.list_status(holder))
             accounts = ServiceClient(
                 "account",
                 settings.account_service_url,
@@ -89,15 +126,22 @@ def create_app(
                 transport=account_transport,
             )
             app.state.accounts = AccountClient(accounts)
+            refresher = None
+            if settings.ofac_refresh_interval_s > 0:
+                refresher = asyncio.create_task(refresh_forever(holder, settings.ofac_refresh_interval_s))
             try:
                 yield
             finally:
+                if refresher is not None:
+                    refresher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await refresher
                 await accounts.aclose()
 
     app = create_service_app(
         settings,
         title="OFAC Service",
-        description="Sanctions screening against the OFAC SDN list.",
+        description="Sanctions screening: OFAC SDN and Consolidated lists, FollowTheMoney lists.",
         lifespan=lifespan,
     )
     app.state.lists = holder

@@ -51,6 +51,7 @@ class MatchOut(BaseModel):
     band: Literal["BLOCK", "REVIEW", "NONE"]
     agreed: list[str] = Field(description="fields that agree: name, id_number, date_of_birth, ...")
     disagreed: list[str] = Field(description="fields that conflict: date_of_birth, entity_type, country")
+    list_version: str = Field(default="", description="the version of that list this match comes from")
     # Last: the field's name shadows the builtin `list` in the rest of the class body.
     list: str  # the list it is on, e.g. OFAC_SDN
 
@@ -94,6 +95,10 @@ class ListInfo(BaseModel):
     entities: int
     names: int
     loaded_at: datetime
+    lists: list[dict[str, object]] = Field(
+        default_factory=list,
+        description="each list: version, parties, age_s of its last good fetch, last_error",
+    )
 
 
 class ReloadResponse(ListInfo):

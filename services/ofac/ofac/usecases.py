@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from paykit import ProblemError
 
 from .domain import Decision, MatchView, Scored, Thresholds, decide, screenable, view
 from .index import Filters, ScreeningIndex
-from .lists import ListHolder
+from .lists import ListHolder, ListShrankError
 from .matching import Query, Weights, evaluate
 from .sdnfile import ListFormatError
 from .sources import ListSourceError
@@ -74,6 +75,7 @@ def screen(index: ScreeningIndex, policy: ScreeningPolicy, query: Query) -> list
                 rare=m.rare,
                 weights=policy.weights,
             ),
+            index.source_versions.get(m.entity.source, index.version),
         )
         for m in matches
     ]
@@ -87,13 +89,42 @@ def search(
     """Matches only: the sanctions decision belongs to check-sanctions."""
     index = current_index(holder)
     matches = index.search(name, limit=limit, min_score=min_score, filters=filters)
-    return [view(m) for m in matches], index.version
+    versions = index.source_versions
+    return [
+        view(m, list_version=versions.get(m.entity.source, index.version)) for m in matches
+    ], index.version
 
 
-async def reload_list(holder: ListHolder, source: str) -> tuple[ScreeningIndex, str | None]:
+def list_status(holder: ListHolder) -> list[dict[str, object]]:
+    """Each list: version, parties, age of the last good fetch, and the last error if any."""
+    now = datetime.now(UTC)
+    return [
+        {
+            "list": s.spec.name,
+            "format": s.spec.format,
+            "version": s.version,
+            "parties": len(s.entities),
+            "loaded_at": s.loaded_at.isoformat() if s.loaded_at else None,
+            "age_s": round(age, 1) if (age := s.age_s(now)) is not None else None,
+            "last_error": s.last_error,
+            "failures": s.failures,
+        }
+        for s in holder.states()
+    ]
+
+
+def lists_fresh(holder: ListHolder, stale_after_s: float) -> bool:
+    """Every list loaded and confirmed within `stale_after_s`."""
+    now = datetime.now(UTC)
+    return all((age := s.age_s(now)) is not None and age <= stale_after_s for s in holder.states())
+
+
+async def reload_list(holder: ListHolder, source: str | None) -> tuple[ScreeningIndex, str | None]:
     previous = holder.current.version if holder.loaded else None
     try:
         index = await holder.load(source)
+    except ListShrankError as exc:
+        raise ProblemError(422, "LIST_SHRANK", str(exc)) from None
     except ListSourceError as exc:
         raise ProblemError(422, "LIST_SOURCE_INVALID", str(exc)) from None
     except ListFormatError as exc:

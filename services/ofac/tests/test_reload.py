@@ -49,8 +49,13 @@ async def test_reloading_the_same_list_keeps_version_and_results(settings: OfacS
         assert after["is_sanctioned"] is True
 
 
+def shrink_allowed(settings: OfacSettings) -> OfacSettings:
+    """These tests swap the full list for the 17-party subset on purpose."""
+    return settings.model_copy(update={"ofac_list_shrink_max": 0.999})
+
+
 async def test_reload_from_a_url_and_back(settings: OfacSettings) -> None:
-    async with running_app(create_app(settings, list_transport=subset_server())) as client:
+    async with running_app(create_app(shrink_allowed(settings), list_transport=subset_server())) as client:
         full_version = (await client.get("/lists/current")).json()["list_version"]
         reload = await client.post("/admin/lists/reload", headers=AUTH, json={"source": LIST_URL})
         assert reload.status_code == 200, reload.text
@@ -83,7 +88,7 @@ async def test_a_bad_source_changes_nothing(settings: OfacSettings, source: str,
 
 
 async def test_reloads_during_screening_load_never_mix_lists(settings: OfacSettings) -> None:
-    async with running_app(create_app(settings, list_transport=subset_server())) as client:
+    async with running_app(create_app(shrink_allowed(settings), list_transport=subset_server())) as client:
         full_version = (await client.get("/lists/current")).json()["list_version"]
         results: list[httpx.Response] = []
 
@@ -114,6 +119,18 @@ async def test_reloads_during_screening_load_never_mix_lists(settings: OfacSetti
             on_full = body["list_version"] == full_version
             assert body["is_sanctioned"] is on_full
             assert [m["entity_id"] for m in body["matches"]][:1] == (["1572"] if on_full else [])
+
+
+async def test_a_list_that_shrank_suspiciously_is_refused(settings: OfacSettings) -> None:
+    async with running_app(create_app(settings, list_transport=subset_server())) as client:
+        before = (await client.get("/lists/current")).json()
+        response = await client.post("/admin/lists/reload", headers=AUTH, json={"source": LIST_URL})
+        assert response.status_code == 422
+        assert response.json()["code"] == "LIST_SHRANK"
+        after = (await client.get("/lists/current")).json()
+        assert (after["list_version"], after["entities"]) == (before["list_version"], before["entities"])
+        assert after["lists"][0]["last_error"].startswith("OFAC_SDN shrank from 8976 to 17")
+        assert (await client.post("/check-sanctions", json=NORIEGA)).json()["is_sanctioned"] is True
 
 
 def test_production_refuses_the_placeholder_admin_token() -> None:
