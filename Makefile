@@ -68,6 +68,10 @@ check: lint test test-integration ## What CI runs
 bench: $(STAMP) ## Benchmarks, reported as ratios against a baseline run in the same command
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+.PHONY: bench-fleet
+bench-fleet: $(STAMP) ## The fleet under open-loop load (vegeta): sustained confirms/s, latency, hot account, overload, pgbench ratio, invariants (~8 min)
+	$(if $(shell command -v flock),flock /tmp/fleet-ports.lock) $(PY) benchmarks/fleet/bench.py
+
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (keeps .data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -60,6 +60,9 @@ def fleet_url(kafka_bootstrap: str, fleet_datastores: dict[str, str]) -> Iterato
             "RATE_LIMIT_IP": "5000/minute",
             "EVENTS_POLL_INTERVAL_MS": "100",
         },
+        # Roomy enough for the other tests' concurrency (20 at once), and test_overload's
+        # burst is still well past it.
+        service_env={"gateway": {"IN_FLIGHT_MAX": "12", "ADMISSION_QUEUE_MAX": "16"}},
     )
     try:
         yield fleet.start()

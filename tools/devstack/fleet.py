@@ -72,6 +72,8 @@ class Fleet:
     keep_data: bool = True
     use_nginx: bool | None = None  # None: when nginx is installed
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Settings for one service only, by service name (e.g. the gateways' admission limits).
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _stoppers: list[object] = field(default_factory=list)
     postgres_url: str = ""  # a server to use; empty: embedded, in data_dir
@@ -166,6 +168,7 @@ class Fleet:
             }
         )
         env.update(self.extra_env)
+        env.update(self.service_env.get(spec.name, {}))
         return env
 
     def _start_service(self, spec: ServiceSpec) -> None:

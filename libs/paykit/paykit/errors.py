@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_S = 1
 log = logging.getLogger("paykit.errors")
 
 
@@ -109,11 +110,15 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        headers = exc.headers
+        if exc.status == 503 and not any(name.lower() == "retry-after" for name in headers):
+            # Every "cannot serve this now" says when to come back (DESIGN §6b).
+            headers = {**headers, "Retry-After": str(RETRY_AFTER_S)}
         return JSONResponse(
             exc.to_body(request.url.path),
             status_code=exc.status,
             media_type=PROBLEM_JSON,
-            headers=exc.headers,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

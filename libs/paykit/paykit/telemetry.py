@@ -4,15 +4,51 @@ and instrumentation of FastAPI, httpx, asyncpg, redis and aiokafka."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fastapi import FastAPI
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, DEFAULT_ON, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 
 log = logging.getLogger("paykit.telemetry")
 _libraries_instrumented = False
+
+
+class _WhenExported(Sampler):
+    """Record spans only once something exports them.
+
+    Without an OTLP endpoint (e.g. `make run` with no collector) nobody can ever see a span,
+    yet recording one per HTTP call, query and Redis command cost a noticeable share of the
+    money path's CPU (docs/benchmarks.md). Trace context still travels (trace ids in logs and
+    headers stay valid); spans are just not recorded. The switch is flipped for the whole
+    process as soon as an exporter is configured, whatever the order of calls."""
+
+    exporting = False
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        sampler = DEFAULT_ON if self.exporting else ALWAYS_OFF
+        return sampler.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "WhenExported"
+
+
+_SAMPLER = _WhenExported()
 
 
 def configure_tracing(
@@ -27,9 +63,10 @@ def configure_tracing(
     if isinstance(current, TracerProvider):
         provider = current
     else:
-        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        provider = TracerProvider(resource=Resource.create({"service.name": service}), sampler=_SAMPLER)
         trace.set_tracer_provider(provider)
         if otlp_endpoint:
+            _SAMPLER.exporting = True
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
@@ -37,6 +74,7 @@ def configure_tracing(
     if exporter is not None:
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+        _SAMPLER.exporting = True
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     _instrument_libraries()
     return provider

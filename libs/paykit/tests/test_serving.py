@@ -84,3 +84,17 @@ async def test_the_client_forwards_what_is_left_and_refuses_once_it_is_spent() -
     finally:
         deadline.reset(token)
     await client.aclose()
+
+
+async def test_every_503_says_when_to_come_back() -> None:
+    from paykit.errors import ProblemError
+
+    app, _ = _app()
+
+    @app.get("/busy")
+    async def busy() -> None:
+        raise ProblemError(503, "RISK_SERVICE_UNAVAILABLE", "Risk cannot be assessed now; retry")
+
+    async with running_app(app) as client:
+        response = await client.get("/busy")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"

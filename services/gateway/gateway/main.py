@@ -44,9 +44,11 @@ class GatewaySettings(ServiceSettings):
     # The edge sheds here: a request names its budget in X-Request-Timeout-Ms or gets this
     # one (under nginx's 35 s read timeout); past `in_flight_max` requests per instance and a
     # short queue, a fast 503 OVERLOADED with Retry-After (sizes chosen by `make bench-fleet`).
+    # Concurrency, not rate: a payment uses the whole fleet, and on two cores more than a few
+    # at once only queue inside it (at 48 per instance a 3x overload timed every one out).
     request_budget_ms_default: int = 30_000
-    in_flight_max: int = 48
-    admission_queue_max: int = 32
+    in_flight_max: int = 8
+    admission_queue_max: int = 16
     admission_wait_ms: int = 50
 
     def secrets_to_check(self) -> dict[str, str]:

@@ -14,6 +14,7 @@ from paykit.http import ServiceClient
 from paykit.resources import open_resources
 
 from . import api
+from .cache import Caches
 from .clients import AccountClient, KycClient, OfacClient
 from .rules import load_rules
 from .usecases import Clients, RiskService
@@ -38,6 +39,12 @@ class RiskSettings(ServiceSettings):
     dependency_retries_max: int = 1
     dependency_breaker_threshold: int = 5
     dependency_breaker_ttl_s: float = 15.0
+    # Answers kept between payments (risk/cache.py): customer details and KYC tier for
+    # `lookup_cache_ttl_s`, a screening for `screening_cache_ttl_s` and only while the
+    # sanctions list version is unchanged; 0 turns a cache off.
+    cache_entries_max: int = 10_000
+    lookup_cache_ttl_s: float = 30.0
+    screening_cache_ttl_s: float = 30.0
 
 
 def build_clients(
@@ -84,7 +91,13 @@ def create_app(
         async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
             clients = build_clients(settings, transports)
             app.state.risk = RiskService(
-                resources.require_pool(), rules, clients, settings.checks_deadline_ms / 1000
+                resources.require_pool(),
+                rules,
+                clients,
+                settings.checks_deadline_ms / 1000,
+                Caches.build(
+                    settings.cache_entries_max, settings.lookup_cache_ttl_s, settings.screening_cache_ttl_s
+                ),
             )
             try:
                 yield

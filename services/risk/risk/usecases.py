@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -14,6 +14,7 @@ from paykit.http import ServiceCallError
 from prometheus_client import Counter
 
 from . import domain, store
+from .cache import Caches
 from .clients import AccountClient, KycClient, OfacClient
 from .rules import Decision, Rules
 
@@ -45,6 +46,7 @@ class RiskService:
     clients: Clients
     # All dependency checks of one assessment together, whatever each call's own timeout.
     checks_deadline_s: float = 4.0
+    caches: Caches = field(default_factory=Caches.disabled)
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ class PaymentToAssess:
 async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + service.checks_deadline_s
     screening, kyc = await asyncio.gather(
-        _screen(service.clients, payment.customer_id, deadline),
-        _kyc(service.clients, payment.customer_id, deadline),
+        _screen(service.clients, service.caches, payment.customer_id, deadline),
+        _kyc(service.clients, service.caches, payment.customer_id, deadline),
     )
     rules = service.rules
     new = store.NewAssessment(
@@ -108,11 +110,13 @@ def _out(row: asyncpg.Record) -> dict[str, Any]:
     return body
 
 
-async def _screen(clients: Clients, customer_id: str, deadline: float) -> domain.Screening:
+async def _screen(clients: Clients, caches: Caches, customer_id: str, deadline: float) -> domain.Screening:
     """Customer details from account, then OFAC on their name and country."""
     try:
         async with asyncio.timeout_at(deadline):
-            customer = await clients.account.get_customer(customer_id)
+            customer = await caches.customers.get_or_load(
+                customer_id, lambda: clients.account.get_customer(customer_id)
+            )
     except (ServiceCallError, TimeoutError) as exc:
         _dependency_failed("account", exc)
         return domain.Screening(customer="UNAVAILABLE")
@@ -120,10 +124,14 @@ async def _screen(clients: Clients, customer_id: str, deadline: float) -> domain
         return domain.Screening(customer="NOT_FOUND")
     try:
         async with asyncio.timeout_at(deadline):
-            answer = await clients.ofac.check_sanctions(customer_id, customer.full_name, customer.country)
+            answer = await caches.sanctions.get_or_load(
+                (customer_id, customer.full_name, customer.country),
+                lambda: clients.ofac.check_sanctions(customer_id, customer.full_name, customer.country),
+            )
     except (ServiceCallError, TimeoutError) as exc:
         _dependency_failed("ofac", exc)
         return domain.Screening(customer="OK", sanctions="UNAVAILABLE")
+    caches.saw_list_version(answer.list_version)
     return domain.Screening(
         customer="OK",
         sanctions="OK",
@@ -134,10 +142,10 @@ async def _screen(clients: Clients, customer_id: str, deadline: float) -> domain
     )
 
 
-async def _kyc(clients: Clients, customer_id: str, deadline: float) -> domain.Kyc:
+async def _kyc(clients: Clients, caches: Caches, customer_id: str, deadline: float) -> domain.Kyc:
     try:
         async with asyncio.timeout_at(deadline):
-            answer = await clients.kyc.check_status(customer_id)
+            answer = await caches.kyc.get_or_load(customer_id, lambda: clients.kyc.check_status(customer_id))
     except (ServiceCallError, TimeoutError) as exc:
         _dependency_failed("kyc", exc)
         return domain.Kyc(available=False)

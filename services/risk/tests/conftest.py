@@ -38,6 +38,7 @@ class FakeFleet:
     )
     sanctioned: set[str] = field(default_factory=lambda: {"Manuel Antonio Noriega"})
     review: set[str] = field(default_factory=set)
+    list_version: str = "sdn-test-1"
     kyc: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
             "cust_001": {"verified": True, "status": "VERIFIED", "tier": 3, "limits": dict(TIER_3_LIMITS)},
@@ -101,7 +102,12 @@ class FakeFleet:
                     "list": "SDN",
                 }
             )
-        answer = {"is_sanctioned": hit, "review": review, "list_version": "sdn-test-1", "matches": matches}
+        answer = {
+            "is_sanctioned": hit,
+            "review": review,
+            "list_version": self.list_version,
+            "matches": matches,
+        }
         return httpx.Response(200, json=answer)
 
     def _kyc(self, request: httpx.Request, body: Any) -> httpx.Response:

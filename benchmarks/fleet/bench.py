@@ -1,0 +1,231 @@
+"""`make bench-fleet`: how many payments per second the fleet confirms, measured from outside.
+
+One bounded run (about 6-8 minutes on two cores):
+1. start the fleet as `make run` does (fresh data in .data/bench), or use FLEET_URL with
+   BENCH_POSTGRES_URL naming its database; rate limits are raised so they do not interfere;
+2. seed N customers (BENCH_CUSTOMERS, default 1,000) through SQL, with matching bank accounts;
+3. open-loop steps (vegeta, constant arrival rate) of new `POST /payment/confirm` through
+   nginx: the highest rate served with >= 99% SUCCESS and p99 < 1 s is the sustained rate;
+4. p50/p95/p99 at half that rate, and p99 / p50, with the per-hop budget (mean time per
+   call of every service and route, from their own latency histograms);
+5. the same steps with every payment from one hot account;
+6. an overload of 3x the sustained rate, then the sustained rate again: shed answers are
+   503/429 with Retry-After and fast, no other 5xx, and service recovers;
+7. pgbench TPC-B on the same Postgres, and confirms/s / TPC-B tps;
+8. the invariants (benchmarks/fleet/invariants.py); any broken one fails the run (exit 1).
+Results are printed and written to .data/bench/result.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.fleet import hops, invariants, seed  # noqa: E402
+from benchmarks.fleet.load import Load, StepResult, vegeta  # noqa: E402
+
+STEP_S = float(os.environ.get("BENCH_STEP_S", "10"))
+HALF_RATE_S = float(os.environ.get("BENCH_HALF_RATE_S", "20"))
+OVERLOAD_S = float(os.environ.get("BENCH_OVERLOAD_S", "20"))
+START_RATE = float(os.environ.get("BENCH_START_RATE", "10"))
+STEP_FACTOR = 1.4
+RATE_MAX = 1000.0
+RATE_MIN = 1.0
+RECOVERY_S = 10.0
+PGBENCH_S = int(os.environ.get("BENCH_PGBENCH_S", "15"))
+# Limits raised for the benchmark only: it measures the money path, not the rate limiter.
+BENCH_ENV = {
+    "RATE_LIMIT_USER": "1000000/minute",
+    "RATE_LIMIT_IP": "1000000/minute",
+    "RATE_LIMIT_LOGIN": "1000000/minute",
+    "RATE_LIMIT_LOGIN_USER": "1000000/minute",
+}
+
+
+def _database_url(superuser_url: str) -> str:
+    parts = urlsplit(superuser_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/payment_db", parts.query, ""))
+
+
+def ladder(load: Load, start: float, label: str, hot: seed.Payer | None = None) -> list[StepResult]:
+    """Raise the rate step by step until a step is no longer sustained (or, when the first
+    step is not, lower it until one is)."""
+    steps = []
+    rate = start
+    while RATE_MIN <= rate <= RATE_MAX:
+        result = load.attack(rate, STEP_S, hot=hot)
+        print(f"  {label} {result.line()}", flush=True)
+        steps.append(result)
+        if result.sustained():
+            if len(steps) > 1 and not steps[-2].sustained():
+                break  # came down to a rate that holds
+            rate = round(rate * STEP_FACTOR)
+        elif len(steps) > 1 and steps[-2].sustained():
+            break  # went up past capacity
+        else:
+            rate = round(rate / 2, 1)
+    return steps
+
+
+def best(steps: list[StepResult]) -> StepResult | None:
+    passing = [s for s in steps if s.sustained()]
+    return max(passing, key=lambda s: s.success_rate) if passing else None
+
+
+def pgbench(superuser_url: str) -> float | None:
+    binary = shutil.which("pgbench") or _pgserver_binary("pgbench")
+    if binary is None:
+        print("  pgbench not found (apt-get install postgresql-client): ratio not measured")
+        return None
+    import psycopg
+
+    with psycopg.connect(superuser_url, autocommit=True, connect_timeout=10) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'bench_pgbench'").fetchone():
+            conn.execute("CREATE DATABASE bench_pgbench")
+    parts = urlsplit(superuser_url)
+    url = urlunsplit((parts.scheme, parts.netloc, "/bench_pgbench", parts.query, ""))
+    subprocess.run([binary, "-i", "-q", "-s", "4", url], check=True, capture_output=True, timeout=180)
+    run = subprocess.run(
+        [binary, "-n", "-c", "4", "-j", "2", "-T", str(PGBENCH_S), url],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=PGBENCH_S + 60,
+    )
+    found = re.search(r"tps = ([0-9.]+)", run.stdout)
+    return float(found.group(1)) if found else None
+
+
+def _pgserver_binary(name: str) -> str | None:
+    try:
+        import pgserver  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    candidate = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+    return str(candidate) if candidate.exists() else None
+
+
+def load_conditions() -> str:
+    load1, load5, _ = os.getloadavg()
+    return f"{os.cpu_count()} cores, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) at start"
+
+
+def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    customers = int(os.environ.get("BENCH_CUSTOMERS", "1000"))
+    work_dir = REPO / ".data" / "bench"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    conditions = load_conditions()
+    print(f"fleet benchmark: {customers} customers; {conditions}", flush=True)
+    vegeta_bin = vegeta(REPO / ".cache" / "bin")
+
+    fleet = None
+    url = os.environ.get("FLEET_URL", "").rstrip("/")
+    superuser_url = os.environ.get("BENCH_POSTGRES_URL", "")
+    if not url:
+        from tools.devstack.fleet import Fleet
+
+        shutil.rmtree(work_dir / "fleet", ignore_errors=True)
+        fleet = Fleet(work_dir / "fleet", keep_data=False, extra_env=BENCH_ENV)
+        print("starting the fleet ...", flush=True)
+        url = fleet.start()
+        superuser_url = fleet.postgres_url
+    elif not superuser_url:
+        print("FLEET_URL needs BENCH_POSTGRES_URL (a superuser URL of its Postgres)", file=sys.stderr)
+        return 2
+    results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    results["conditions"] = conditions
+    try:
+        database_url = _database_url(superuser_url)
+        seed.seed(database_url, customers)
+        payers = seed.payers(database_url, customers)
+        load = Load(vegeta_bin, url, payers, work_dir)
+        load.attack(5, 4)  # warm-up: connections, caches, JIT-free but lazy imports
+
+        print("spread over all payers:", flush=True)
+        steps = ladder(load, START_RATE, "spread")
+        top = best(steps)
+        sustained = top.success_rate if top else 0.0
+        results["sustained_confirms_per_s"] = round(sustained, 1)
+        results["steps"] = [s.line() for s in steps]
+        if top:
+            before = hops.scrape()
+            half = load.attack(max(1.0, top.rate / 2), HALF_RATE_S)
+            print(f"  half rate {half.line()}", flush=True)
+            rows = hops.budget(before, hops.scrape(), half.sent)
+            print("per-hop budget at half rate (mean time each service spent per call):")
+            print(hops.table(rows), flush=True)
+            results["hops"] = rows
+            p50, p95, p99 = (half.quantile(q) for q in (0.5, 0.95, 0.99))
+            results["half_rate"] = {
+                "rate": half.rate,
+                "p50_ms": round(p50 * 1000, 1),
+                "p95_ms": round(p95 * 1000, 1),
+                "p99_ms": round(p99 * 1000, 1),
+                "p99_over_p50": round(p99 / p50, 2) if p50 else None,
+            }
+
+        print("one hot account:", flush=True)
+        hot_steps = ladder(load, max(2.0, START_RATE / 2), "hot", hot=payers[0])
+        hot = best(hot_steps)
+        results["hot_account_confirms_per_s"] = round(hot.success_rate, 1) if hot else 0.0
+        results["hot_steps"] = [s.line() for s in hot_steps]
+
+        if top:
+            print("overload (3x the sustained rate), then the sustained rate again:", flush=True)
+            over = load.attack(top.rate * 3, OVERLOAD_S)
+            print(f"  overload  {over.line()}", flush=True)
+            after = load.attack(top.rate, RECOVERY_S)
+            print(f"  recovery  {after.line()}", flush=True)
+            other_5xx = sum(n for c, n in over.codes.items() if c >= 500 and c != 503)
+            results["overload"] = {
+                "offered": over.rate,
+                "codes": over.codes,
+                "other_5xx": other_5xx,
+                "no_answer": over.codes.get(0, 0),
+                "slow_shed_answers": over.shed_slow,
+                "over_deadline": over.over_budget,
+                "recovered": after.sustained(),
+                "recovery": after.line(),
+            }
+
+        print("pgbench TPC-B on the same Postgres:", flush=True)
+        tps = pgbench(superuser_url)
+        results["pgbench_tps"] = tps
+        results["ratio"] = round(sustained / tps, 4) if tps else None
+        print(f"  {tps} tps; confirms/s / tps = {results['ratio']}", flush=True)
+
+        print("invariants:", flush=True)
+        report = invariants.check(database_url)
+        for note in report.notes:
+            print(f"  note: {note}")
+        for problem in report.problems:
+            print(f"  BROKEN: {problem}")
+        results["invariants_ok"] = report.ok
+        results["invariant_problems"] = report.problems
+        results["invariant_notes"] = report.notes
+    finally:
+        if fleet is not None:
+            fleet.stop()
+    (work_dir / "result.json").write_text(json.dumps(results, indent=2, default=str))
+    print(
+        json.dumps(
+            {k: v for k, v in results.items() if "steps" not in k and k != "hops"}, indent=2, default=str
+        )
+    )
+    return 0 if results.get("invariants_ok") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""Open-loop load with vegeta: a constant arrival rate whatever the fleet answers (a closed
+loop would slow down with the fleet and hide its queueing). Every request is a new payment:
+its own transaction id and Idempotency-Key, payers spread over the seeded accounts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.fleet.seed import Payer
+
+VEGETA_MODULE = "github.com/tsenart/vegeta/v12@v12.13.0"
+REQUEST_TIMEOUT_S = 10
+AMOUNT = "0.01"
+# A payment that the client waits for no longer than this (the deadline travels with it).
+BUDGET_MS = 5_000
+
+
+def vegeta(cache_bin: Path) -> str:
+    """The vegeta binary: on PATH, in .cache/bin, or installed there with `go install`."""
+    found = shutil.which("vegeta") or (str(cache_bin / "vegeta") if (cache_bin / "vegeta").exists() else None)
+    if found:
+        return found
+    if shutil.which("go") is None:
+        raise RuntimeError("vegeta is not installed and Go is not available to install it")
+    cache_bin.mkdir(parents=True, exist_ok=True)
+    print(f"installing vegeta ({VEGETA_MODULE}) into {cache_bin} ...", flush=True)
+    subprocess.run(
+        ["go", "install", VEGETA_MODULE], check=True, env={**os.environ, "GOBIN": str(cache_bin)}, timeout=600
+    )
+    return str(cache_bin / "vegeta")
+
+
+@dataclass
+class StepResult:
+    rate: float
+    duration_s: float
+    sent: int
+    success: int
+    codes: dict[int, int] = field(default_factory=dict)
+    latencies_s: list[float] = field(default_factory=list)
+    over_budget: int = 0  # answers that came later than the request's deadline
+    shed_slow: int = 0  # 503/429 answers slower than 100 ms
+
+    def quantile(self, q: float) -> float:
+        if not self.latencies_s:
+            return float("nan")
+        ordered = sorted(self.latencies_s)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def success_rate(self) -> float:
+        return self.success / self.duration_s
+
+    @property
+    def success_share(self) -> float:
+        return self.success / self.sent if self.sent else 0.0
+
+    def sustained(self, p99_max_s: float = 1.0, share_min: float = 0.99) -> bool:
+        return self.success_share >= share_min and self.quantile(0.99) < p99_max_s
+
+    def line(self) -> str:
+        codes = " ".join(f"{c}×{n}" for c, n in sorted(self.codes.items()))
+        return (
+            f"{self.rate:7.1f}/s offered  {self.success_rate:7.1f}/s SUCCESS ({self.success_share:6.1%})"
+            f"  p50 {self.quantile(0.5) * 1000:6.0f} ms  p95 {self.quantile(0.95) * 1000:6.0f} ms"
+            f"  p99 {self.quantile(0.99) * 1000:6.0f} ms  [{codes}]"
+        )
+
+
+class Load:
+    def __init__(self, vegeta_bin: str, url: str, payers: list[Payer], work_dir: Path) -> None:
+        self.vegeta = vegeta_bin
+        self.url = url.rstrip("/") + "/payment/confirm"
+        self.payers = payers
+        self.work_dir = work_dir
+        self.random = random.Random(8)
+
+    def _target(self, payer: Payer) -> dict[str, object]:
+        payee = self.payers[self.random.randrange(len(self.payers))]
+        while payee.account_number == payer.account_number:
+            payee = self.payers[self.random.randrange(len(self.payers))]
+        body = {
+            "transaction_id": f"bench_{uuid.uuid4().hex[:16]}",
+            "customer_id": payer.customer_id,
+            "amount": AMOUNT,
+            "from_account": payer.account_number,
+            "to_account": payee.account_number,
+        }
+        return {
+            "method": "POST",
+            "url": self.url,
+            "body": base64.b64encode(json.dumps(body).encode()).decode(),
+            "header": {
+                "Authorization": [f"Bearer {payer.token}"],
+                "Idempotency-Key": [str(uuid.uuid4())],
+                "Content-Type": ["application/json"],
+                "X-Request-Timeout-Ms": [str(BUDGET_MS)],
+            },
+        }
+
+    def attack(self, rate: float, duration_s: float, *, hot: Payer | None = None) -> StepResult:
+        count = max(1, round(rate * duration_s))
+        with tempfile.NamedTemporaryFile("w", dir=self.work_dir, suffix=".targets", delete=False) as out:
+            for _ in range(count):
+                payer = hot or self.payers[self.random.randrange(len(self.payers))]
+                out.write(json.dumps(self._target(payer)) + "\n")
+            targets = Path(out.name)
+        try:
+            attack = subprocess.run(
+                [
+                    self.vegeta,
+                    "attack",
+                    "-format=json",
+                    "-lazy",
+                    f"-targets={targets}",
+                    f"-rate={max(1, round(rate * 10))}/10s",
+                    f"-duration={duration_s}s",
+                    f"-timeout={REQUEST_TIMEOUT_S}s",
+                    "-keepalive=true",
+                    "-workers=32",
+                    "-max-workers=2000",
+                ],
+                capture_output=True,
+                check=True,
+                timeout=duration_s + REQUEST_TIMEOUT_S + 60,
+            )
+            encoded = subprocess.run(
+                [self.vegeta, "encode", "--to", "json"],
+                input=attack.stdout,
+                capture_output=True,
+                check=True,
+                timeout=120,
+            )
+        finally:
+            targets.unlink(missing_ok=True)
+        return _summarize(rate, duration_s, encoded.stdout.decode().splitlines())
+
+
+def _summarize(rate: float, duration_s: float, lines: list[str]) -> StepResult:
+    result = StepResult(rate=rate, duration_s=duration_s, sent=0, success=0)
+    for line in lines:
+        if not line.strip():
+            continue
+        hit = json.loads(line)
+        code = int(hit.get("code", 0))
+        latency_s = int(hit.get("latency", 0)) / 1e9
+        body = base64.b64decode(hit.get("body") or b"")
+        result.sent += 1
+        result.codes[code] = result.codes.get(code, 0) + 1
+        result.latencies_s.append(latency_s)
+        if code == 200 and b'"SUCCESS"' in body:
+            result.success += 1
+        if latency_s > BUDGET_MS / 1000 + 0.5:
+            result.over_budget += 1
+        if code in (429, 503) and latency_s > 0.1:
+            result.shed_slow += 1
+    return result
