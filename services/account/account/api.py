@@ -14,6 +14,7 @@ from .schemas import (
     AccountOut,
     CaptureIn,
     CustomerOut,
+    CustomersPage,
     EntriesPage,
     EntryOut,
     ExtendIn,
@@ -41,6 +42,22 @@ def settings_of(request: Request) -> AccountSettings:
 def _pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.resources.require_pool()
     return pool
+
+
+CUSTOMERS_PAGE_MAX = 500
+
+
+@router.get("/customers", response_model=CustomersPage)
+async def list_customers(
+    request: Request,
+    after: Annotated[str, Query(max_length=64)] = "",
+    limit: Annotated[int, Query(ge=1, le=CUSTOMERS_PAGE_MAX)] = 100,
+) -> CustomersPage:
+    """Every customer, a page at a time (re-screening against a changed sanctions list)."""
+    rows = await usecases.list_customers(_pool(request), after, limit)
+    customers = [CustomerOut(**dict(row)) for row in rows]
+    last = customers[-1].customer_id if len(customers) == limit else None
+    return CustomersPage(customers=customers, next_after=last)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)

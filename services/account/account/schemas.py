@@ -35,6 +35,12 @@ class CustomerOut(BaseModel):
     country: str | None
 
 
+class CustomersPage(BaseModel):
+    customers: list[CustomerOut]
+    # Pass as `after` for the next page; null on the last page.
+    next_after: str | None
+
+
 class AccountOut(BaseModel):
     account_number: str
     customer_id: str | None

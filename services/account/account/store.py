@@ -33,6 +33,17 @@ async def get_customer(conn: Conn, customer_id: str) -> asyncpg.Record | None:
     )
 
 
+async def list_customers(conn: Conn, after: str, limit: int) -> list[asyncpg.Record]:
+    """Customers in id order after `after` (keyset paging: stable while customers are added)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT customer_id, full_name, email, phone, country FROM customers
+            WHERE customer_id > $1 ORDER BY customer_id LIMIT $2""",
+        after,
+        limit,
+    )
+    return rows
+
+
 async def get_account(conn: Conn, account_number: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT account_number, customer_id, currency::text AS currency, account_type, status,

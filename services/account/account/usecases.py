@@ -47,6 +47,11 @@ async def get_customer(pool: asyncpg.Pool, customer_id: str) -> asyncpg.Record:
     return row
 
 
+async def list_customers(pool: asyncpg.Pool, after: str, limit: int) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await store.list_customers(conn, after, limit)
+
+
 async def get_account(pool: asyncpg.Pool, account_number: str) -> asyncpg.Record:
     async with pool.acquire() as conn:
         row = await store.get_account(conn, account_number)

@@ -170,3 +170,22 @@ async def test_journal_refuses_unbalanced_entries_and_edits(ledger: Ledger) -> N
             await conn.execute("UPDATE accounts SET held_minor = 2000 WHERE account_number = 'J1'")
     assert (await ledger.account("J1"))["balance_minor"] == 1_000
     await ledger.assert_consistent()
+
+
+async def test_customers_are_listed_a_page_at_a_time(ledger: Ledger) -> None:
+    for number in ("LST001", "LST002", "LST003"):
+        await ledger.open(number, 100, customer_id=f"cust_list_{number}")
+    seen: list[str] = []
+    after = ""
+    for _ in range(100):  # bounded: a page cursor that never ends would be a bug
+        page = await ledger.client.get("/customers", params={"after": after, "limit": 2})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["customers"]) <= 2
+        seen += [c["customer_id"] for c in body["customers"]]
+        if body["next_after"] is None:
+            break
+        after = body["next_after"]
+    assert {"cust_list_LST001", "cust_list_LST002", "cust_list_LST003"} <= set(seen)
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    assert (await ledger.client.get("/customers", params={"limit": 501})).status_code == 422

@@ -17,6 +17,9 @@ from .schemas import (
     Limits,
     ReviewQueueResponse,
     ReviewRequest,
+    SanctionsHit,
+    SanctionsHitRequest,
+    SanctionsHitsResponse,
     Tier,
     TiersResponse,
     VerificationRequest,
@@ -76,6 +79,7 @@ async def check_status(body: CheckStatusRequest, request: Request) -> CheckStatu
         status=Status(view.record["status"]),
         tier=view.record["tier"],
         limits=_limits(view.tier),
+        reasons=list(view.record.get("reasons") or []),
     )
 
 
@@ -136,3 +140,25 @@ async def review_queue(
     _require_reviewer(request, authorization)
     views = await usecases.review_queue(request.app.state.resources.require_pool(), limit)
     return ReviewQueueResponse(records=[_record(v) for v in views])
+
+
+@router.post("/customers/{customer_id}/sanctions-hits", response_model=KycRecord, tags=["review"])
+async def record_sanctions_hit(
+    customer_id: CustomerId, body: SanctionsHitRequest, request: Request
+) -> KycRecord:
+    """Called by the ofac service's re-screening; puts the customer in the reviewer queue."""
+    pool = request.app.state.resources.require_pool()
+    return _record(await usecases.record_sanctions_hit(pool, customer_id, body))
+
+
+@router.get("/customers/{customer_id}/sanctions-hits", response_model=SanctionsHitsResponse, tags=["review"])
+async def list_sanctions_hits(
+    customer_id: CustomerId,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=REVIEW_QUEUE_LIMIT_MAX)] = 50,
+    authorization: Annotated[str | None, Header()] = None,
+) -> SanctionsHitsResponse:
+    """What re-screening found, for the reviewer deciding the case."""
+    _require_reviewer(request, authorization)
+    rows = await usecases.sanctions_hits(request.app.state.resources.require_pool(), customer_id, limit)
+    return SanctionsHitsResponse(hits=[SanctionsHit(**r) for r in rows])

@@ -21,6 +21,7 @@ class Action(StrEnum):
     AUTO = "auto"  # the automatic checks conclude
     APPROVE = "approve"  # a reviewer
     REJECT = "reject"  # a reviewer
+    RESCREEN = "rescreen"  # a changed sanctions list matches the customer: -> MANUAL_REVIEW
 
 
 # (action, from) -> the statuses it may lead to.
@@ -38,7 +39,10 @@ TRANSITIONS: dict[tuple[Action, Status], frozenset[Status]] = {
         (Action.REJECT, s): frozenset({Status.REJECTED})
         for s in (Status.PENDING, Status.MANUAL_REVIEW, Status.VERIFIED, Status.UNVERIFIED)
     },
+    # A new sanctions hit puts any customer before a reviewer, whatever they were.
+    **{(Action.RESCREEN, s): frozenset({Status.MANUAL_REVIEW}) for s in Status},
 }
+RESCREEN_REASON = "SANCTIONS_RESCREEN_HIT"
 
 
 class TransitionError(ValueError):

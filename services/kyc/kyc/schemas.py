@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -35,6 +36,38 @@ class CheckStatusResponse(BaseModel):
     status: Status
     tier: int
     limits: Limits
+    reasons: list[str] = Field(default_factory=list, description="why the record is in its status")
+
+
+class SanctionsHitMatch(_Strict):
+    entity_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=300)
+    score: float = Field(ge=0, le=1)
+    band: Literal["BLOCK", "REVIEW"]
+
+
+class SanctionsHitRequest(_Strict):
+    """A re-screening hit, sent by the ofac service when a list version adds or changes parties."""
+
+    list_name: str = Field(min_length=1, max_length=64)
+    list_version: str = Field(min_length=1, max_length=300)
+    screened_name: str = Field(min_length=1, max_length=200)
+    matches: list[SanctionsHitMatch] = Field(min_length=1, max_length=20)
+
+
+class SanctionsHit(BaseModel):
+    list_name: str
+    list_version: str
+    entity_id: str
+    entity_name: str
+    score: float
+    band: str
+    screened_name: str
+    created_at: datetime
+
+
+class SanctionsHitsResponse(BaseModel):
+    hits: list[SanctionsHit]
 
 
 DOCUMENT_TYPE_SYNONYMS = {

@@ -153,3 +153,43 @@ async def list_by_status(conn: asyncpg.Connection, status: str, limit: int) -> l
         limit,
     )
     return [r for r in (_record(row) for row in rows) if r is not None]
+
+
+async def insert_sanctions_hits(
+    conn: asyncpg.Connection,
+    customer_id: str,
+    list_name: str,
+    list_version: str,
+    screened_name: str,
+    hits: list[tuple[str, str, float, str]],
+) -> int:
+    """Record (entity_id, entity_name, score, band) hits; returns how many were new."""
+    inserted = 0
+    for entity_id, entity_name, score, band in hits:
+        row = await conn.fetchrow(
+            """INSERT INTO kyc_sanctions_hits
+                   (customer_id, list_name, list_version, entity_id, entity_name, score, band, screened_name)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT DO NOTHING RETURNING entity_id""",
+            customer_id,
+            list_name,
+            list_version,
+            entity_id,
+            entity_name,
+            score,
+            band,
+            screened_name,
+        )
+        inserted += row is not None
+    return inserted
+
+
+async def list_sanctions_hits(conn: asyncpg.Connection, customer_id: str, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT list_name, list_version, entity_id, entity_name, score::float8 AS score, band,
+                  screened_name, created_at
+             FROM kyc_sanctions_hits WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2""",
+        customer_id,
+        limit,
+    )
+    return [dict(r) for r in rows]

@@ -19,6 +19,7 @@ from paykit.events import add_to_outbox, new_event
 from . import store
 from .clients import OfacClient
 from .domain import (
+    RESCREEN_REASON,
     VERIFIED_TIER_MIN,
     Action,
     Status,
@@ -29,7 +30,7 @@ from .domain import (
     document_format_valid,
     normalize_document_number,
 )
-from .schemas import ReviewRequest, VerificationRequest
+from .schemas import ReviewRequest, SanctionsHitRequest, VerificationRequest
 
 TOPIC = "kyc-events"
 SOURCE = "kyc"
@@ -197,6 +198,35 @@ async def review(pool: asyncpg.Pool, customer_id: str, action: Action, body: Rev
         )
         await _emit(conn, before, after, actor=f"reviewer:{body.reviewer}")
         return await _with_tier(conn, after)
+
+
+async def record_sanctions_hit(pool: asyncpg.Pool, customer_id: str, body: SanctionsHitRequest) -> StatusView:
+    """A changed list matches the customer: record the hits and put the customer before a
+    reviewer (MANUAL_REVIEW, event on kyc-events) in one transaction. Risk refuses their
+    payments until a reviewer decides. Idempotent: hits already recorded change nothing."""
+    hits: list[tuple[str, str, float, str]] = [(m.entity_id, m.name, m.score, m.band) for m in body.matches]
+    async with pool.acquire() as conn, conn.transaction():
+        before = await store.lock_or_create_record(conn, customer_id)
+        new = await store.insert_sanctions_hits(
+            conn, customer_id, body.list_name, body.list_version, body.screened_name, hits
+        )
+        in_review = before["status"] == Status.MANUAL_REVIEW and RESCREEN_REASON in before["reasons"]
+        if new == 0 and in_review:
+            return await _with_tier(conn, before)
+        _check(Action.RESCREEN, before["status"], Status.MANUAL_REVIEW)
+        reasons = (
+            list(dict.fromkeys([*before["reasons"], RESCREEN_REASON])) if in_review else [RESCREEN_REASON]
+        )
+        after = await store.set_status(
+            conn, customer_id, status=Status.MANUAL_REVIEW.value, tier=before["tier"], reasons=reasons
+        )
+        await _emit(conn, before, after, actor=f"rescreen:{body.list_name}:{body.list_version}")
+        return await _with_tier(conn, after)
+
+
+async def sanctions_hits(pool: asyncpg.Pool, customer_id: str, limit: int) -> list[dict[str, Any]]:
+    async with pool.acquire() as conn:
+        return await store.list_sanctions_hits(conn, customer_id, limit)
 
 
 async def list_tiers(pool: asyncpg.Pool) -> list[dict[str, Any]]:

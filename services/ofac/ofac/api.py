@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from datetime import UTC, datetime
 from typing import Annotated
@@ -157,3 +158,14 @@ async def reload_list(
         previous_version=previous,
         changed=previous != index.version,
     )
+
+
+@router.get("/rescreens", tags=["lists"])
+async def rescreens(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, object]:
+    """The last re-screening runs (list change, customers screened, hits, error), newest last."""
+    _require_admin(request, authorization)
+    rescreener = getattr(request.app.state, "rescreener", None)
+    reports = [dataclasses.asdict(r) for r in rescreener.reports] if rescreener else []
+    return {"runs": reports}

@@ -18,9 +18,10 @@ from paykit.resources import open_resources
 from pydantic import Field, SecretStr
 
 from . import api, metrics, usecases
-from .clients import AccountClient
+from .clients import AccountClient, KycClient
 from .domain import Thresholds
 from .lists import ListHolder, ListSpec, SourceLimits
+from .rescreen import Rescreener
 from .usecases import ScreeningPolicy
 
 log = logging.getLogger("ofac.main")
@@ -45,6 +46,11 @@ class OfacSettings(ServiceSettings):
     ofac_list_stale_after_s: float = 3 * 24 * 3600
     # Refuse a new version with fewer than (1 - this) times the parties of the one in use.
     ofac_list_shrink_max: float = Field(default=0.2, ge=0, lt=1)
+    # Re-screen every customer (account's list, paged) when a list gains or changes parties;
+    # hits are recorded with KYC (reviewer queue) and stop the customer's payments.
+    ofac_rescreen: bool = True
+    ofac_rescreen_page_size: int = Field(default=200, ge=1, le=500)
+    kyc_timeout_s: float = 5.0
     ofac_block_threshold: float = 0.92
     ofac_review_threshold: float = 0.85
     # Review threshold for listed names made only of common name parts (never below review).
@@ -86,9 +92,10 @@ def create_app(
     *,
     list_transport: httpx.AsyncBaseTransport | None = None,
     account_transport: httpx.AsyncBaseTransport | None = None,
+    kyc_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """`list_transport` lets tests serve a list "URL" from memory; `account_transport` puts
-    the account service (for id-only screenings) behind the client."""
+    """`list_transport` lets tests serve a list "URL" from memory; `account_transport` and
+    `kyc_transport` put those services (id-only screenings, re-screening) behind the clients."""
     settings = settings or OfacSettings()
     limits = SourceLimits(
         settings.ofac_download_timeout_s, settings.ofac_file_bytes_max, settings.ofac_list_shrink_max
@@ -125,7 +132,17 @@ def create_app(
                 timeout_s=settings.account_timeout_s,
                 transport=account_transport,
             )
+            kyc = ServiceClient(
+                "kyc", settings.kyc_service_url, timeout_s=settings.kyc_timeout_s, transport=kyc_transport
+            )
             app.state.accounts = AccountClient(accounts)
+            if settings.ofac_rescreen:
+                # A list change re-screens every customer against the new or changed parties.
+                rescreener = Rescreener(
+                    app.state.accounts, KycClient(kyc), policy, page_size=settings.ofac_rescreen_page_size
+                )
+                app.state.rescreener = rescreener
+                holder.on_change = rescreener
             refresher = None
             if settings.ofac_refresh_interval_s > 0:
                 refresher = asyncio.create_task(refresh_forever(holder, settings.ofac_refresh_interval_s))
@@ -137,6 +154,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await refresher
                 await accounts.aclose()
+                await kyc.aclose()
 
     app = create_service_app(
         settings,

@@ -46,6 +46,7 @@ class KycAnswer(_Answer):
     status: str | None = None
     tier: int | None = None
     limits: KycAnswerLimits | None = None
+    reasons: list[str] = Field(default_factory=list)
 
 
 def _parse(model: type[AnswerT], service: str, response: httpx.Response) -> AnswerT:

@@ -44,6 +44,8 @@ class Kyc:
     status: str | None = None
     tier: int | None = None
     limits: KycLimits | None = None
+    # A sanctions hit (a re-screening after a list changed) waits for a KYC reviewer.
+    sanctions_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ def evaluate(rules: Rules, amount: Money, screening: Screening, kyc: Kyc, histor
         raise ValueError("history counts cannot be negative")
     tally = _Tally(rules)
     _screening_rules(tally, screening)
+    if kyc.sanctions_hold:
+        tally.require("KYC_SANCTIONS_REVIEW", "A sanctions hit on the customer waits for a KYC reviewer")
     _kyc_limit_rules(tally, amount, kyc, history, rules.window_h)
     _score_rules(tally, amount, kyc, history)
     by_score = Decision.CHALLENGE if tally.score >= rules.score.challenge_min else Decision.ALLOW
@@ -186,6 +190,7 @@ def _factors(rules: Rules, amount: Money, screening: Screening, kyc: Kyc, histor
         "sanctions_list_version": screening.list_version,
         "kyc_check": "OK" if kyc.available else "UNAVAILABLE",
         "kyc_status": kyc.status,
+        "kyc_sanctions_hold": kyc.sanctions_hold,
         "kyc_tier": kyc.tier,
         "kyc_limits": None
         if kyc.limits is None

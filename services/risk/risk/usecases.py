@@ -142,6 +142,10 @@ async def _screen(clients: Clients, caches: Caches, customer_id: str, deadline: 
     )
 
 
+# KYC statuses in which a sanctions reason stops the customer's payments.
+KYC_HOLD_STATUSES = ("MANUAL_REVIEW", "REJECTED")
+
+
 async def _kyc(clients: Clients, caches: Caches, customer_id: str, deadline: float) -> domain.Kyc:
     try:
         async with asyncio.timeout_at(deadline):
@@ -156,8 +160,14 @@ async def _kyc(clients: Clients, caches: Caches, customer_id: str, deadline: flo
         limits = domain.KycLimits(
             answer.limits.currency, answer.limits.per_payment_minor, answer.limits.daily_minor
         )
+    held = answer.status in KYC_HOLD_STATUSES and any(r.startswith("SANCTIONS") for r in answer.reasons)
     return domain.Kyc(
-        available=True, verified=answer.verified, status=answer.status, tier=answer.tier, limits=limits
+        available=True,
+        verified=answer.verified,
+        status=answer.status,
+        tier=answer.tier,
+        limits=limits,
+        sanctions_hold=held,
     )
 
 

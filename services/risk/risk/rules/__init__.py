@@ -84,6 +84,8 @@ class DecisionRules(_Strict):
     SANCTIONS_REVIEW: FailClosed
     KYC_LIMIT_EXCEEDED: FailClosed
     KYC_LIMIT_CURRENCY_MISMATCH: FailClosed
+    # A sanctions hit waiting for a KYC reviewer: the customer pays nothing meanwhile.
+    KYC_SANCTIONS_REVIEW: Literal["DENY"] = "DENY"
 
 
 class FailurePolicy(_Strict):
