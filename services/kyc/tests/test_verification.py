@@ -92,6 +92,7 @@ async def test_unknown_customer_is_unverified_on_tier_zero(client: httpx.AsyncCl
             "per_payment": "10000.00",
             "daily": "20000.00",
         },
+        "reasons": [],
     }
 
 
