@@ -22,7 +22,7 @@ DIGEST = re.compile(r"^[^@\s]+:[^@:\s]+@sha256:[0-9a-f]{64}$")
 # docker/pin-images.sh resolves and writes them on a machine with Docker; then empty this set.
 DIGEST_PENDING = {
     "otel/opentelemetry-collector-contrib:0.115.0",
-    "jaegertracing/all-in-one:1.64.0",
+    "jaegertracing/jaeger:2.13.0",
     "danielqsj/kafka-exporter:v1.8.0",
     "docker.elastic.co/elasticsearch/elasticsearch:8.17.0",
     "docker.elastic.co/kibana/kibana:8.17.0",

@@ -1,6 +1,7 @@
 """docker-compose.yml as local processes (tools/stack/processes.py), once per session: every
 service with exactly its compose environment in production mode, behind nginx with the compose
-nginx.conf, on a Postgres bootstrapped by the compose init scripts, with its own Kafka broker.
+nginx.conf, on a Postgres bootstrapped by the compose init scripts, with its own Kafka broker,
+a real Jaeger receiving every service's traces and a real Prometheus scraping them.
 
 Run apart from the other integration tests (`make test-integration` runs it second): it binds
 127.0.10.N addresses only, but its own broker and fleet double the machine's load."""
@@ -24,7 +25,7 @@ def stack() -> Iterator[LocalStack]:
         pytest.fail("the stack test needs nginx (apt-get install nginx)")
     work_dir = Path(tempfile.mkdtemp(prefix="stack-"))
     with KafkaBroker() as broker:
-        local = LocalStack(work_dir, kafka_bootstrap=broker.bootstrap)
+        local = LocalStack(work_dir, kafka_bootstrap=broker.bootstrap, with_jaeger=True, with_prometheus=True)
         try:
             local.start()
             local.load_demo_data()

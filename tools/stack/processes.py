@@ -53,6 +53,9 @@ PG_BIN_TIMEOUT_S = 120
 NGINX_START_TIMEOUT_S = 15.0
 # Compose services replaced by something else here (see the module docstring) or not run.
 NOT_RUN = {"postgres-db", "redis-cache", "kafka", "load-balancer", "otel-collector"}
+# Containers with no stand-in here: Prometheus does not scrape them in the process stack.
+NOT_SCRAPED = {"otel-collector", "postgres-exporter", "redis-exporter", "kafka-exporter"}
+PROMETHEUS_SCRAPE_INTERVAL_S = 2
 DOCKER_DNS = "127.0.0.11"
 
 
@@ -60,7 +63,9 @@ DOCKER_DNS = "127.0.0.11"
 class LocalStack:
     work_dir: Path
     kafka_bootstrap: str
-    # OTLP/HTTP endpoint standing in for otel-collector:4318 (Jaeger's receiver), if any.
+    # A real Jaeger (its OTLP receiver stands in for otel-collector:4318) and Prometheus.
+    with_jaeger: bool = False
+    with_prometheus: bool = False
     otlp_endpoint: tuple[str, int] | None = None
     # (host, port) of extra compose endpoints served by the caller, e.g. ("jaeger", 14269).
     extra_endpoints: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
@@ -141,10 +146,14 @@ class LocalStack:
             self._start_list_server()
             self._start_elasticsearch()
             self._start_dns()
+            if self.with_jaeger:
+                self._start_jaeger()
             self._start_postgres()
             self._start_redis()
             self._start_services()
             self._start_nginx()
+            if self.with_prometheus:
+                self._start_prometheus()
         except BaseException:
             self.stop()
             raise
@@ -162,6 +171,28 @@ class LocalStack:
             server.start()
             self.list_server = server
             self._cleanups.append(server.stop)
+
+    def _start_jaeger(self) -> None:
+        from .jaeger import LocalJaeger
+
+        self.jaeger = LocalJaeger(self.addresses["jaeger"], self.work_dir / "logs" / "jaeger.log").start()
+        self._cleanups.append(self.jaeger.stop)
+        self.endpoints[("otel-collector", 4318)] = self.jaeger.otlp_http
+
+    def _start_prometheus(self) -> None:
+        from .prometheus import LocalPrometheus, local_config
+
+        def target(compose_target: str) -> str | None:
+            host, port = compose_target.rsplit(":", 1)
+            mapped = self.endpoints.get((host, int(port)))
+            if host in NOT_SCRAPED or mapped is None:
+                return None
+            return f"{mapped[0]}:{mapped[1]}"
+
+        host = self.addresses["prometheus"]
+        config = local_config(target, host, PROMETHEUS_SCRAPE_INTERVAL_S)
+        self.prometheus = LocalPrometheus(host, self.work_dir / "prometheus", config).start()
+        self._cleanups.append(self.prometheus.stop)
 
     def _start_elasticsearch(self) -> None:
         from .elastic import ElasticsearchStub

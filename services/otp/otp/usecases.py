@@ -19,6 +19,10 @@ from .domain import Binding, Verdict
 
 OTP_GENERATED = Counter("otp_generated_total", "OTP challenges issued and delivered")
 OTP_VERIFICATIONS = Counter("otp_verifications_total", "OTP verification attempts", ["result"])
+# Every verdict's series exists from the start (at 0), so dashboards and rate() see it before
+# the first verification of that kind.
+for _verdict in Verdict:
+    OTP_VERIFICATIONS.labels(_verdict.value)
 
 
 @dataclass(frozen=True, slots=True)
