@@ -30,6 +30,7 @@ umask 077
     echo "OFAC_ADMIN_TOKEN=$(secret)"
     echo "KYC_REVIEWER_TOKEN=$(secret)"
     echo "KYC_DOCUMENT_KEY=$(secret)"
+    echo "AUDIT_CHECKPOINT_KEY=$(secret)"
     echo "JWT_PRIVATE_KEY=\"$(rsa_key)\""
     echo "JWE_PRIVATE_KEY=\"$(rsa_key)\""
     echo "GRAFANA_ADMIN_USER=admin"

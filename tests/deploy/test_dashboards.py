@@ -47,6 +47,7 @@ REQUIRED_PANELS = {
     "payment funnel": "payments_total",
     "latency per hop": "http_request_duration_seconds_bucket",
     "shed rate": "http_requests_shed_total",
+    "dead letters": "events_dead_lettered_total",
     "reconciliation": "reconciliation_open_breaks",
 }
 PROMTOOL_TIMEOUT_S = 60

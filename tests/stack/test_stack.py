@@ -68,10 +68,11 @@ def test_a_payment_goes_through_nginx_and_its_audit_entries_reach_the_search_ind
 def test_nginx_balances_both_gateways_and_follows_one_recreated_elsewhere(
     stack: LocalStack, edge: httpx.Client
 ) -> None:
-    assert set(_instances_answering(edge, 6)) == {"api-gateway-1", "api-gateway-2"}
+    # nginx starts each request at a random one of the resolved addresses.
+    assert set(_instances_answering(edge, 20)) == {"api-gateway-1", "api-gateway-2"}
     stack.stop_service("api-gateway-2")
     # One gateway gone: every request is still answered (nginx tries the other address).
-    assert set(_instances_answering(edge, 6)) == {"api-gateway-1"}
+    assert set(_instances_answering(edge, 10)) == {"api-gateway-1"}
     # Recreated at a new address (as `docker compose up` recreates a container): nginx finds it
     # through the resolver, which a gateway resolved once at start would never do.
     stack.recreate_service("api-gateway-2", "127.0.10.200")

@@ -44,6 +44,11 @@ class AuditSettings(ServiceSettings):
     elasticsearch_retry_delay_min_s: float = Field(default=0.5, gt=0, le=60)
     elasticsearch_retry_delay_max_s: float = Field(default=30.0, gt=0, le=3_600)
 
+    def secrets_to_check(self) -> dict[str, str]:
+        # The repository's development key counts as no key at all in production.
+        key = "" if self.audit_checkpoint_key == CHECKPOINT_KEY_DEV else self.audit_checkpoint_key
+        return {**super().secrets_to_check(), "AUDIT_CHECKPOINT_KEY": key}
+
     def index_limits(self) -> IndexLimits:
         return IndexLimits(
             timeout_s=self.elasticsearch_timeout_s,
