@@ -62,56 +62,71 @@ class IdempotencyStore:
         """Own the key (returns None) or learn the first request's outcome (returns it).
 
         Raises ProblemError 422 for a reused key with another body, 409 while in flight."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "DELETE FROM idempotency_keys WHERE expires_at < now() AND principal = $1 "
-                "AND route = $2 AND idempotency_key = $3",
-                principal,
-                route,
-                key,
-            )
-            inserted = await conn.fetchval(
-                """INSERT INTO idempotency_keys (principal, route, idempotency_key, fingerprint, locked_until)
-                   VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
-                   ON CONFLICT DO NOTHING RETURNING 1""",
-                principal,
-                route,
-                key,
-                print_,
-                self.lease_s,
-            )
-            if inserted:
+        async with self.pool.acquire() as conn:
+            # A new key (nearly every request) is one statement; the transaction below is for
+            # keys seen before (replays, races, expired keys).
+            if await self._insert(conn, principal, route, key, print_):
                 return None
-            row = await conn.fetchrow(
-                """SELECT fingerprint, response_status, response_body, locked_until > now() AS in_flight
-                   FROM idempotency_keys WHERE principal = $1 AND route = $2 AND idempotency_key = $3
-                   FOR UPDATE""",
-                principal,
-                route,
-                key,
-            )
-            if row is None:  # expired and deleted by a concurrent request between our statements
-                raise _in_progress()
-            if row["fingerprint"] != print_:
-                raise ProblemError(
-                    422,
-                    "IDEMPOTENCY_KEY_REUSED",
-                    "This Idempotency-Key was used with a different request body",
-                )
-            if row["response_status"] is not None:
-                return StoredResponse(row["response_status"], bytes(row["response_body"]))
-            if row["in_flight"]:
-                raise _in_progress()
-            # The first request died without an answer: its lease ran out, we take over.
-            await conn.execute(
-                """UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $4)
-                   WHERE principal = $1 AND route = $2 AND idempotency_key = $3""",
-                principal,
-                route,
-                key,
-                self.lease_s,
-            )
+            async with conn.transaction():
+                return await self._claim_known(conn, principal, route, key, print_)
+
+    async def _insert(
+        self, conn: asyncpg.Connection, principal: str, route: str, key: str, print_: str
+    ) -> bool:
+        inserted = await conn.fetchval(
+            """INSERT INTO idempotency_keys (principal, route, idempotency_key, fingerprint, locked_until)
+               VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+               ON CONFLICT DO NOTHING RETURNING 1""",
+            principal,
+            route,
+            key,
+            print_,
+            self.lease_s,
+        )
+        return bool(inserted)
+
+    async def _claim_known(
+        self, conn: asyncpg.Connection, principal: str, route: str, key: str, print_: str
+    ) -> StoredResponse | None:
+        await conn.execute(
+            "DELETE FROM idempotency_keys WHERE expires_at < now() AND principal = $1 "
+            "AND route = $2 AND idempotency_key = $3",
+            principal,
+            route,
+            key,
+        )
+        if await self._insert(conn, principal, route, key, print_):
             return None
+        row = await conn.fetchrow(
+            """SELECT fingerprint, response_status, response_body, locked_until > now() AS in_flight
+               FROM idempotency_keys WHERE principal = $1 AND route = $2 AND idempotency_key = $3
+               FOR UPDATE""",
+            principal,
+            route,
+            key,
+        )
+        if row is None:  # expired and deleted by a concurrent request between our statements
+            raise _in_progress()
+        if row["fingerprint"] != print_:
+            raise ProblemError(
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was used with a different request body",
+            )
+        if row["response_status"] is not None:
+            return StoredResponse(row["response_status"], bytes(row["response_body"]))
+        if row["in_flight"]:
+            raise _in_progress()
+        # The first request died without an answer: its lease ran out, we take over.
+        await conn.execute(
+            """UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $4)
+               WHERE principal = $1 AND route = $2 AND idempotency_key = $3""",
+            principal,
+            route,
+            key,
+            self.lease_s,
+        )
+        return None
 
     async def complete(self, principal: str, route: str, key: str, status: int, body: bytes) -> None:
         """Store a final answer for replay, or release the key after a transient failure
