@@ -22,11 +22,13 @@ router = APIRouter()
 BodyT = TypeVar("BodyT", bound=BaseModel)
 
 
-def deps(request: Request) -> Deps:
+# Dependencies are `async def`: FastAPI runs a plain `def` one in its thread pool, a
+# thread hand-off per request for a lookup (seen in the fleet's profiles).
+async def deps(request: Request) -> Deps:
     return request.app.state.deps  # type: ignore[no-any-return]
 
 
-def idempotency_store(request: Request) -> IdempotencyStore:
+async def idempotency_store(request: Request) -> IdempotencyStore:
     return request.app.state.idempotency  # type: ignore[no-any-return]
 
 

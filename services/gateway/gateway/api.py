@@ -32,11 +32,13 @@ AccountNumber = Annotated[
 PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
-def auth_deps(request: Request) -> AuthDeps:
+# Dependencies are `async def`: FastAPI runs a plain `def` one in its thread pool, a
+# thread hand-off per request for a lookup (seen in the fleet's profiles).
+async def auth_deps(request: Request) -> AuthDeps:
     return request.app.state.auth  # type: ignore[no-any-return]
 
 
-def limits(request: Request) -> RateLimits:
+async def limits(request: Request) -> RateLimits:
     return request.app.state.rate_limits  # type: ignore[no-any-return]
 
 

@@ -30,12 +30,14 @@ router = APIRouter(tags=["bank"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-def _pool(request: Request) -> asyncpg.Pool:
+# Dependencies are `async def`: FastAPI runs a plain `def` one in its thread pool, a
+# thread hand-off per request for a lookup (seen in the fleet's profiles).
+async def _pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.resources.require_pool()
     return pool
 
 
-def _policy(request: Request) -> BankPolicy:
+async def _policy(request: Request) -> BankPolicy:
     policy: BankPolicy = request.app.state.policy
     return policy
 
