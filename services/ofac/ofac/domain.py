@@ -20,7 +20,7 @@ class Thresholds:
 
     block: float
     review: float
-    review_common: float = 0.95
+    review_common: float = 0.93
 
     def __post_init__(self) -> None:
         if not 0 < self.review <= self.block <= 1 or not self.review <= self.review_common <= 1:

@@ -33,12 +33,14 @@ LIST_NAME = "OFAC_SDN"
 SIMILAR_CACHE_ENTRIES_MAX = 50_000
 # A token on this many listed parties' names is common there ("trading", "mohammad").
 COMMON_TOKEN_ENTITIES_MIN = 8
+# An organisation's name of this many words is distinctive whatever the words.
+ORG_WORDS_DISTINCTIVE = 3
 # A name shorter than this (letters) is short enough to be shared by many people.
 DISTINCTIVE_CHARS_MIN = 10
 # An individual's first given name and surname, without the middle names: a match on it
 # counts a little less than one on the listed name, and is never exact.
 SHORT_FORM = "short_form"
-SHORT_FORM_FACTOR = 0.93
+SHORT_FORM_FACTOR = 0.95
 GIVEN_NAMES_MIN = 2
 
 
@@ -126,6 +128,7 @@ class ScreeningIndex:
     _sounds: dict[str, list[str]] = field(init=False, default_factory=dict)
     _all_countries: list[frozenset[str]] = field(init=False, default_factory=list)
     _common: frozenset[str] = field(init=False, default_factory=frozenset)
+    _frequent: frozenset[str] = field(init=False, default_factory=frozenset)
     _position: dict[tuple[str, str], int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -162,15 +165,20 @@ class ScreeningIndex:
             t: len({self.names[n].entity_index for n, _ in posts}) for t, posts in self._postings.items()
         }
         frequent = {t for t, count in entities_of.items() if count >= COMMON_TOKEN_ENTITIES_MIN}
+        self._frequent = frozenset(frequent)
         self._common = COMMON_NAME_PARTS | frequent
 
     def countries_of_entity(self, entity: Entity) -> frozenset[str]:
         """Country keys of addresses, nationalities and flag."""
         return self._all_countries[self._position[(entity.source, entity.entity_id)]]
 
-    def distinctive(self, name_tokens: tuple[str, ...]) -> bool:
-        """Not made only of common name parts."""
-        return any(t not in self._common for t in name_tokens)
+    def distinctive(self, name_tokens: tuple[str, ...], entity_type: str = "individual") -> bool:
+        """Not made only of common parts. People's given names and surnames are common
+        worldwide; an organisation's or a vessel's name is common only when it is short and
+        made of words many listed names share ("trading company")."""
+        if entity_type == "individual":
+            return any(t not in self._common for t in name_tokens)
+        return len(name_tokens) >= ORG_WORDS_DISTINCTIVE or any(t not in self._frequent for t in name_tokens)
 
     @property
     def entity_count(self) -> int:
@@ -210,7 +218,14 @@ class ScreeningIndex:
             if score >= min_score and (current is None or score > current.score):
                 entity = self.entities[name.entity_index]
                 exact = not short and score >= 1.0 and len(name.tokens) == len(query_tokens)
-                distinctive = self.distinctive(name.tokens)
+                # What makes a person's name distinctive must be in what matched: "Diego
+                # Gomez" is not "VILLEGAS GOMEZ, Diego" just because VILLEGAS is rare.
+                matched = (
+                    tuple({name.tokens[j] for (_, j) in pairs})
+                    if entity.entity_type == "individual"
+                    else name.tokens
+                )
+                distinctive = self.distinctive(matched, entity.entity_type)
                 rare = distinctive and name.chars >= DISTINCTIVE_CHARS_MIN
                 best[name.entity_index] = Match(entity, name.text, name.kind, score, exact, distinctive, rare)
         ranked = sorted(best.values(), key=lambda m: (-m.score, m.entity.entity_id))

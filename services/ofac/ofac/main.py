@@ -54,7 +54,7 @@ class OfacSettings(ServiceSettings):
     ofac_block_threshold: float = 0.92
     ofac_review_threshold: float = 0.85
     # Review threshold for listed names made only of common name parts (never below review).
-    ofac_review_common_threshold: float = 0.95
+    ofac_review_common_threshold: float = 0.93
     ofac_matches_max: int = 10
     ofac_download_timeout_s: float = 60.0
     ofac_file_bytes_max: int = 64 * 1024 * 1024

@@ -23,12 +23,13 @@ from rigour.text import metaphone
 
 _APOSTROPHES = re.compile(r"['`´’‘ʼʻ]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_ROMAN = frozenset({"i", "v", "x"})
 
 # Words that say nothing about who someone is: honorifics, titles, generational suffixes.
 STOPWORDS = frozenset(
     {
-        "the", "of", "and", "mr", "mrs", "ms", "miss", "dr", "prof", "jr", "sr", "mme", "m", "ii",
-        "iii", "sir", "lord", "madam", "sheikh", "shaikh", "sheik", "shaykh", "haji", "hajji",
+        "the", "of", "and", "mr", "mrs", "ms", "miss", "dr", "prof", "jr", "sr", "mme", "m", "sir",
+        "lord", "madam", "sheikh", "shaikh", "sheik", "shaykh", "haji", "hajji",
         "hadji", "mullah", "mulla", "maulana", "mawlawi", "maulvi", "imam", "general", "gen",
         "colonel", "col", "captain", "capt", "lt", "major", "sayed", "sayyed", "engineer", "eng",
         # Ship prefixes: "M/V Iran Shahr" is the vessel IRAN SHAHR.
@@ -61,6 +62,7 @@ SHORT_TOKEN_CHARS = 4
 # Two tokens that sound alike (equal phonetic keys of at least this length) are this close.
 PHONETIC_KEY_CHARS_MIN = 2
 PHONETIC_SIMILARITY = 0.9
+PHONETIC_SIMILARITY_SHORT = 0.85
 # Weight of the better-covered side; the rest goes to the worse-covered side. A token
 # missing on either side (a middle name, a second surname) moves a name into review, not out.
 BETTER_SIDE_WEIGHT = 0.7
@@ -82,7 +84,9 @@ def tokens(name: str) -> tuple[str, ...]:
     text = text.replace("dzh", "j")
     text = replace_org_types_compare(text)
     raw = [t for t in _NON_ALNUM.split(text) if t]
-    kept = [t for t in raw if t not in DROPPED and len(t) > 1]
+    # Numbers tell vessels apart ("RUNG RA 1" / "RUNG RA 2", "BICENTENARIO V"); other lone
+    # letters are initials, which people write or not.
+    kept = [t for t in raw if t not in DROPPED and (len(t) > 1 or t.isdigit() or t in _ROMAN)]
     if kept:
         return tuple(kept)
     # A name made only of suffixes or initials ("A.B.", "CO") is still a name.
@@ -119,7 +123,9 @@ def token_similarity(a: str, b: str) -> float:
     if score < PHONETIC_SIMILARITY and not (a.isdigit() or b.isdigit()):
         key = phonetic_key(a)
         if len(key) >= PHONETIC_KEY_CHARS_MIN and key == phonetic_key(b):
-            score = PHONETIC_SIMILARITY
+            # Short names collide by sound far more often (Jing/Jong, Sun/Son).
+            short = min(len(a), len(b)) <= SHORT_TOKEN_CHARS
+            score = max(score, PHONETIC_SIMILARITY_SHORT if short else PHONETIC_SIMILARITY)
     return score if score >= TOKEN_SIMILARITY_MIN else 0.0
 
 

@@ -138,11 +138,11 @@ async def test_seed_blocklist_stays_blocked(settings: OfacSettings, customer_id:
 
 
 async def test_thresholds_come_from_settings(settings: OfacSettings) -> None:
-    strict = settings.model_copy(update={"ofac_block_threshold": 0.97, "ofac_review_threshold": 0.95})
+    strict = settings.model_copy(update={"ofac_block_threshold": 0.98, "ofac_review_threshold": 0.96})
     async with running_app(create_app(strict)) as client:
         result = (await client.post("/check-sanctions", json={"name": "Manuel Noriega"})).json()
         assert (result["is_sanctioned"], result["review"], result["matches"]) == (False, False, [])
-        assert result["thresholds"] == {"block": 0.97, "review": 0.95}
+        assert result["thresholds"] == {"block": 0.98, "review": 0.96}
 
 
 async def test_search_api_and_its_limits(settings: OfacSettings) -> None:
