@@ -53,6 +53,17 @@ BENCH_ENV = {
 }
 
 
+def _service_env(spec: str) -> dict[str, dict[str, str]]:
+    """BENCH_SERVICE_ENV="confirm:WEB_CONCURRENCY=2,risk:LOG_LEVEL=WARNING": settings for one
+    service only, to measure a choice (uvicorn reads WEB_CONCURRENCY as its worker count)."""
+    out: dict[str, dict[str, str]] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        service, _, assignment = item.partition(":")
+        name, _, value = assignment.partition("=")
+        out.setdefault(service, {})[name] = value
+    return out
+
+
 def _database_url(superuser_url: str) -> str:
     parts = urlsplit(superuser_url)
     return urlunsplit((parts.scheme, parts.netloc, "/payment_db", parts.query, ""))
@@ -137,7 +148,12 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
         from tools.devstack.fleet import Fleet
 
         shutil.rmtree(work_dir / "fleet", ignore_errors=True)
-        fleet = Fleet(work_dir / "fleet", keep_data=False, extra_env=BENCH_ENV)
+        fleet = Fleet(
+            work_dir / "fleet",
+            keep_data=False,
+            extra_env=BENCH_ENV,
+            service_env=_service_env(os.environ.get("BENCH_SERVICE_ENV", "")),
+        )
         print("starting the fleet ...", flush=True)
         url = fleet.start()
         superuser_url = fleet.postgres_url
@@ -146,6 +162,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
         return 2
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     results["conditions"] = conditions
+    results["service_env"] = os.environ.get("BENCH_SERVICE_ENV", "")
     try:
         database_url = _database_url(superuser_url)
         seed.seed(database_url, customers)
