@@ -249,7 +249,9 @@ async def execute(deps: Deps, payment: Payment) -> Answer:
         raise
     except ServiceCallError as exc:
         return _unknown_hold_answer(payment, exc)
-    held = await _move(deps, payment, State.FUNDS_HELD)
+    # Held and on its way to the bank in one transaction: nothing happens in between, so a
+    # crash leaves PROCESSING for the resolver as it would have a moment later.
+    held = await _move(deps, payment, State.FUNDS_HELD, State.PROCESSING)
     # A hold that was short (it waited on a person) or replayed from an earlier attempt is
     # lengthened to the bank's window before the bank is asked; a fresh long hold is not.
     fresh_long = held_funds.expires_at > datetime.now(UTC) + timedelta(seconds=ttl_s - 60)
@@ -459,13 +461,20 @@ async def list_payments(deps: Deps, customer_id: str, limit: int) -> list[Paymen
         return await store.list_for_customer(conn, customer_id, limit)
 
 
-async def _move(deps: Deps, payment: Payment, target: State, **fields: Any) -> Payment:
+async def _move(deps: Deps, payment: Payment, target: State, *then: State, **fields: Any) -> Payment:
+    """Move to `target` (and on through `then`, which nothing happens between) in one
+    transaction, each state change with its own history row and outbox event."""
+    moved = payment
     async with deps.pool.acquire() as conn, conn.transaction():
-        moved = await store.transition(conn, payment.payment_id, payment.state, target, **fields)
-        if moved is None:
-            raise RuntimeError(f"payment {payment.payment_id} left {payment.state} while we held its lease")
-        await emit_state_change(conn, moved, payment.state)
-    PAYMENTS.labels(target.value).inc()
+        for step in (target, *then):
+            previous = moved.state
+            after = await store.transition(conn, moved.payment_id, previous, step, **fields)
+            if after is None:
+                raise RuntimeError(f"payment {moved.payment_id} left {previous} while we held its lease")
+            await emit_state_change(conn, after, previous)
+            moved = after
+    for step in (target, *then):
+        PAYMENTS.labels(step.value).inc()
     return moved
 
 
