@@ -113,6 +113,11 @@ async def lock_faults(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", FAULTS_LOCK_KEY)
 
 
+async def any_fault_pending(conn: asyncpg.Connection) -> bool:
+    """An unlocked look: is anything scheduled at all? (Nearly always no.)"""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM fault_schedule WHERE remaining > 0)"))
+
+
 async def take_fault(conn: asyncpg.Connection) -> asyncpg.Record | None:
     """Consume one call of the oldest pending fault (callers hold the faults lock)."""
     return await conn.fetchrow(
