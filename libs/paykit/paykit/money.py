@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 # ISO 4217 minor-unit exponents for the currencies the fleet handles.
@@ -94,36 +96,66 @@ class Money:
             raise MoneyError("CURRENCY_MISMATCH", f"{self.currency} and {other.currency} cannot be combined")
 
 
+# The only amount text we read: ASCII digits, optionally one point and up to the currency's
+# minor digits. No sign, exponent, underscores, spaces inside or non-ASCII digits, so an
+# amount can never become a huge number to compute with (Decimal("1e999990").scaleb(2) is a
+# million-digit integer) and every amount is read the same way by every service.
+AMOUNT_PATTERN = re.compile(r"(?P<units>[0-9]{1,16})(?:\.(?P<fraction>[0-9]{1,16}))?")
+AMOUNT_TEXT_CHARS_MAX = 32
+
+
 def parse_amount_minor(value: Any, currency: str = "USD", *, allow_zero: bool = False) -> int:
+    """Minor units of the decimal amount `value` (number or string) in `currency`.
+
+    Raises MoneyError with INVALID_AMOUNT (not the grammar, or not positive),
+    INVALID_AMOUNT_PRECISION (more decimals than the currency has) or AMOUNT_TOO_LARGE.
+    Work is bounded by the grammar: no arithmetic happens on unchecked text."""
     exp = exponent(currency)
+    text = _amount_text(value)
+    if text.startswith("-") and AMOUNT_PATTERN.fullmatch(text[1:]):
+        raise MoneyError("INVALID_AMOUNT", "Amount must be greater than zero")
+    match = AMOUNT_PATTERN.fullmatch(text)
+    if match is None:
+        raise MoneyError(
+            "INVALID_AMOUNT", "Amount must be a plain decimal number such as 1000.00 (no exponent)"
+        )
+    units: str = match["units"]
+    fraction: str = match["fraction"] or ""
+    if len(fraction) > exp:
+        raise MoneyError("INVALID_AMOUNT_PRECISION", f"{currency} amounts have at most {exp} decimal places")
+    minor = int(units + fraction.ljust(exp, "0"))
+    if minor == 0 and not allow_zero:
+        raise MoneyError("INVALID_AMOUNT", "Amount must be greater than zero")
+    if minor > AMOUNT_MINOR_MAX:
+        raise MoneyError("AMOUNT_TOO_LARGE", "Amount exceeds the maximum allowed")
+    return minor
+
+
+def _amount_text(value: Any) -> str:
+    """The text of an amount, bounded in length; floats as the decimal the client wrote."""
     if isinstance(value, bool) or value is None:
         raise MoneyError("INVALID_AMOUNT", "Amount must be a decimal number")
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise MoneyError("INVALID_AMOUNT", "Amount must be finite")
         # repr() gives the shortest string that round-trips: 1000.1 -> "1000.1", not 1000.0999...
         text = repr(value)
-    elif isinstance(value, (int, Decimal)):
+        text = text[:-2] if text.endswith(".0") else text
+    elif isinstance(value, int):
+        # Compared as a number first: str() of a huge int is itself slow (and limited).
+        if value > AMOUNT_MINOR_MAX:
+            raise MoneyError("AMOUNT_TOO_LARGE", "Amount exceeds the maximum allowed")
+        text = str(value)
+    elif isinstance(value, Decimal):
+        # str() of a Decimal is cheap whatever its exponent ("1E+999990"), never expanded.
         text = str(value)
     elif isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > 32:
-            raise MoneyError("INVALID_AMOUNT", "Amount must be a decimal number")
     else:
         raise MoneyError("INVALID_AMOUNT", "Amount must be a decimal number")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise MoneyError("INVALID_AMOUNT", f"Amount {text!r} is not a decimal number") from None
-    if not amount.is_finite():
-        raise MoneyError("INVALID_AMOUNT", "Amount must be finite")
-    minor = amount.scaleb(exp)
-    if minor != minor.to_integral_value():
-        raise MoneyError("INVALID_AMOUNT_PRECISION", f"{currency} amounts have at most {exp} decimal places")
-    minor_int = int(minor)
-    if minor_int < 0 or (minor_int == 0 and not allow_zero):
-        raise MoneyError("INVALID_AMOUNT", "Amount must be greater than zero")
-    if minor_int > AMOUNT_MINOR_MAX:
-        raise MoneyError("AMOUNT_TOO_LARGE", "Amount exceeds the maximum allowed")
-    return minor_int
+    if not text or len(text) > AMOUNT_TEXT_CHARS_MAX:
+        raise MoneyError("INVALID_AMOUNT", "Amount must be a decimal number")
+    return text
 
 
 def format_minor(amount_minor: int, currency: str) -> str:

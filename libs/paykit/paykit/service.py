@@ -1,5 +1,6 @@
 """The FastAPI app every service starts from: logs, traces, metrics, problem+json errors,
-correlation ids, body-size limit, deadlines, admission control, `/health` and `/ready`."""
+correlation ids, body-size limit, deadlines, admission control, the request guard (`guard.py`),
+`/health` and `/ready`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from . import guard
 from .config import ServiceSettings
 from .errors import install_error_handlers, problem_response
 from .logs import configure_logging
@@ -78,6 +80,8 @@ def create_service_app(
     app.state.instance = instance
     install_error_handlers(app)
     install_metrics(app, settings.service_name)
+    # Inside the serving middleware, so its refusals are counted like any other answer.
+    app.add_middleware(guard.GuardMiddleware, body_bytes_max=body_bytes_max)
     # Outermost but for tracing: refused requests cost no span and no route work.
     app.add_middleware(
         ServingMiddleware,

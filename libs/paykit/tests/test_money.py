@@ -48,7 +48,22 @@ def test_accepted_amounts(value: object, currency: str, minor: int) -> None:
         ([1], "USD", "INVALID_AMOUNT"),
         ("", "USD", "INVALID_AMOUNT"),
         ("1" * 40, "USD", "INVALID_AMOUNT"),
-        ("1e30", "USD", "AMOUNT_TOO_LARGE"),
+        ("1e30", "USD", "INVALID_AMOUNT"),
+        ("99999999999999.99", "USD", "AMOUNT_TOO_LARGE"),
+        # The grammar is digits, one point, at most the currency's digits: no exponent, no
+        # signs of other notations, so no amount ever becomes a huge number to compute with.
+        ("1e3", "USD", "INVALID_AMOUNT"),
+        ("1E+2", "USD", "INVALID_AMOUNT"),
+        ("1e999999", "USD", "INVALID_AMOUNT"),
+        ("1e999990", "USD", "INVALID_AMOUNT"),
+        (Decimal("1E+999990"), "USD", "INVALID_AMOUNT"),
+        (1e20, "USD", "INVALID_AMOUNT"),
+        ("0x10", "USD", "INVALID_AMOUNT"),
+        ("1_000", "USD", "INVALID_AMOUNT"),
+        ("1.2.3", "USD", "INVALID_AMOUNT"),
+        ("١٠٠", "USD", "INVALID_AMOUNT"),  # Arabic-Indic digits: Decimal reads them, we do not
+        ("1000.000", "USD", "INVALID_AMOUNT_PRECISION"),
+        ("0" * 30 + "1", "USD", "INVALID_AMOUNT"),
         ("10.00", "XYZ", "UNSUPPORTED_CURRENCY"),
     ],
 )

@@ -29,7 +29,7 @@ async def test_allowed_payment_completes_and_moves_money_once(world: World) -> N
 
 
 async def test_bad_amounts_are_422_and_create_nothing(world: World) -> None:
-    for amount in ("0", "-5", "1000.505", "abc", None, True, "1e30"):
+    for amount in ("0", "-5", "1000.505", "abc", None, True, "1e30", "1e3", "1e999999", "1e999990"):
         response = await world.confirm.post(
             "/payment/confirm", json=payment(amount=amount), headers=headers(f"bad-{amount}")
         )

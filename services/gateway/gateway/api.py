@@ -5,12 +5,12 @@ acts as the token's customer: a customer can only touch their own accounts and p
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from paykit import MoneyError, guard, parse_amount_minor
 from paykit.accounts import ACCOUNT_NUMBER_LENGTH_MAX, ACCOUNT_NUMBER_REGEX
 from paykit.context import IDEMPOTENCY_HEADER
 from paykit.errors import ProblemError
@@ -116,6 +116,7 @@ async def _payment_post(request: Request, who: Principal, path: str) -> Response
         )
     if body.get("customer_id") != who.customer_id:
         raise ProblemError(403, "CUSTOMER_MISMATCH", "You can only make payments as yourself")
+    _check_amount(body)
     key = validate_key(request.headers.get(IDEMPOTENCY_HEADER))
     upstream = await _upstream(request, "confirm").forward(
         "POST", path, customer_id=who.customer_id, json=body, idempotency_key=key
@@ -215,14 +216,24 @@ async def _read_body(request: Request) -> tuple[dict[str, Any], Any]:
     if content_type == jwe.JOSE_MEDIA_TYPE or request.headers.get("x-encrypted") == "true":
         reply_key = jwe.client_key(request.headers.get(jwe.CLIENT_KEY_HEADER))
         body = jwe.decrypt_body(raw, request.app.state.encryption_key)
+        guard.refuse_unsafe(body)
     else:
-        try:
-            body = json.loads(raw or b"null")
-        except ValueError:
-            raise ProblemError(400, "INVALID_JSON", "The body must be a JSON object") from None
+        body = guard.parse_json(raw or b"null")
     if not isinstance(body, dict):
         raise ProblemError(400, "INVALID_JSON", "The body must be a JSON object")
     return body, reply_key
+
+
+def _check_amount(body: dict[str, Any]) -> None:
+    """The amount against paykit's bounded grammar here, so a bad one never costs a hop."""
+    currency = body.get("currency") or "USD"
+    try:
+        if not isinstance(currency, str):
+            raise MoneyError("UNSUPPORTED_CURRENCY", "currency must be an ISO 4217 code")
+        parse_amount_minor(body["amount"], currency)
+    except MoneyError as exc:
+        field = "currency" if exc.code == "UNSUPPORTED_CURRENCY" else "amount"
+        raise ProblemError(422, exc.code, str(exc), field=field) from None
 
 
 def _relay(upstream: httpx.Response, reply_key: Any = None) -> Response:

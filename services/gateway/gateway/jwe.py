@@ -14,6 +14,7 @@ from typing import Any
 from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
+from paykit import guard
 from paykit.errors import ProblemError
 
 from .domain import KeyPair
@@ -33,7 +34,8 @@ def decrypt_body(raw: bytes, key: KeyPair) -> Any:
         result = jwe.decrypt_compact(raw.strip(), private, algorithms=[ALG, ENC])
         if result.protected.get("alg") != ALG or result.protected.get("enc") != ENC:
             raise ProblemError(400, "DECRYPTION_FAILED", f"Only {ALG} with {ENC} is accepted")
-        return json.loads(result.plaintext or b"")
+        # The guard marks unsafe numbers; the caller refuses them with the same codes as plain JSON.
+        return guard.loads(result.plaintext or b"")
     except (JoseError, ValueError) as exc:
         raise ProblemError(400, "DECRYPTION_FAILED", "The body could not be decrypted") from exc
 

@@ -1,0 +1,40 @@
+"""Issue 10's hardening, checked through nginx against the fleet as processes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import balances, login, new_key, payment_body
+
+pytestmark = pytest.mark.integration
+# A bad amount is refused before any arithmetic: a bound on the wait, not a measurement.
+QUICK_ANSWER_TIMEOUT_S = 10
+
+
+@pytest.mark.parametrize("amount", ['"1e999990"', "1e999990", '"1e999999"'])
+def test_an_absurd_amount_is_a_quick_422_and_the_fleet_keeps_serving(
+    gateway: httpx.Client, services: dict[str, httpx.Client], amount: str
+) -> None:
+    auth = login(gateway, "demo")
+    body = payment_body("cust_001", "1.00", "ACC001", "ACC002")
+    fields = ", ".join(f'"{k}": "{v}"' for k, v in body.items() if k != "amount")
+    raw = f'{{{fields}, "amount": {amount}}}'
+    headers = {**auth, **new_key(), "content-type": "application/json"}
+    refused = gateway.post("/payment/confirm", content=raw, headers=headers, timeout=QUICK_ANSWER_TIMEOUT_S)
+    assert refused.status_code == 422 and refused.json()["code"] == "INVALID_AMOUNT", refused.text
+    direct = services["confirm"].post(
+        "/payment/confirm",
+        content=raw,
+        headers={**new_key(), "content-type": "application/json", "X-User-ID": "cust_001"},
+        timeout=QUICK_ANSWER_TIMEOUT_S,
+    )
+    assert direct.status_code == 422 and direct.json()["code"] == "INVALID_AMOUNT", direct.text
+    before = balances(services, "ACC002")
+    ok = gateway.post(
+        "/payment/confirm",
+        json=payment_body("cust_001", "1.00", "ACC001", "ACC002"),
+        headers={**auth, **new_key()},
+    )
+    assert ok.status_code == 200 and ok.json()["status"] == "SUCCESS", ok.text
+    assert balances(services, "ACC002")["ledger"] == before["ledger"] + 100
