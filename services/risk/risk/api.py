@@ -27,6 +27,7 @@ async def assess_risk(body: AssessRiskRequest, request: Request) -> dict[str, An
         amount=body.money(service.rules.currencies),
         from_account=body.from_account,
         to_account=body.to_account,
+        payee_name=body.payee_name,
     )
     return await usecases.assess_risk(service, payment)
 

@@ -46,7 +46,7 @@ class AnswerCache(Generic[K, V]):
 class Caches:
     customers: AnswerCache[str, Customer | None]
     kyc: AnswerCache[str, KycAnswer | None]
-    sanctions: AnswerCache[tuple[str, str, str | None], SanctionsAnswer]
+    sanctions: AnswerCache[tuple[str | None, str, str | None], SanctionsAnswer]
     list_version: str | None = None
 
     @classmethod

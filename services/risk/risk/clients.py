@@ -60,7 +60,21 @@ def _unexpected(service: str, response: httpx.Response) -> ServiceUnavailable:
     return ServiceUnavailable(service, f"answered {response.status_code}")
 
 
+class AccountOwner(_Answer):
+    account_number: str
+    customer_id: str
+
+
 class AccountClient(ServiceClient):
+    async def get_account_owner(self, account_number: str) -> str | None:
+        """The customer who owns the account, or None when account does not know it."""
+        response = await self.call("GET", f"/account/{quote(account_number, safe='')}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise _unexpected(self.service, response)
+        return _parse(AccountOwner, self.service, response).customer_id
+
     async def get_customer(self, customer_id: str) -> Customer | None:
         """The customer's name and country, or None when account does not know them."""
         response = await self.call("GET", f"/customers/{quote(customer_id, safe='')}")
@@ -72,7 +86,9 @@ class AccountClient(ServiceClient):
 
 
 class OfacClient(ServiceClient):
-    async def check_sanctions(self, customer_id: str, name: str, country: str | None) -> SanctionsAnswer:
+    async def check_sanctions(
+        self, customer_id: str | None, name: str, country: str | None
+    ) -> SanctionsAnswer:
         body = {"customer_id": customer_id, "name": name, "country": country}
         response = await self.call("POST", "/check-sanctions", json=body)
         if response.status_code != 200:

@@ -87,18 +87,34 @@ class _Tally:
     def note(self, code: str, detail: str) -> None:
         self.reasons.append(Reason(code, detail))
 
-    def require(self, code: str, detail: str) -> None:
+    def require(self, code: str, detail: str, *, party: str = "customer") -> None:
+        """The decision of rule `code`; for the payee the same rule, reported as PAYEE_..."""
         self.floor = max(self.floor, self.rules.decision_for(code))
+        if party == "payee":
+            code = "PAYEE_" + code.removeprefix("CUSTOMER_")
+            if any(reason.code == code for reason in self.reasons):
+                return  # the account's owner and the payee name both matched: one reason
         self.reasons.append(Reason(code, detail))
 
 
-def evaluate(rules: Rules, amount: Money, screening: Screening, kyc: Kyc, history: History) -> Evaluation:
+def evaluate(
+    rules: Rules,
+    amount: Money,
+    screening: Screening,
+    kyc: Kyc,
+    history: History,
+    payee: tuple[Screening, ...] = (),
+) -> Evaluation:
+    """`payee`: one screening per thing that names the payee (the payee account's owner, a
+    payee name); each is judged by the payer's rules, its reasons prefixed PAYEE_."""
     if amount.currency not in rules.currencies:
         raise ValueError(f"rules {rules.version} cannot assess {amount.currency}")
     if history.other_transactions < 0 or history.daily_total_minor < 0:
         raise ValueError("history counts cannot be negative")
     tally = _Tally(rules)
     _screening_rules(tally, screening)
+    for one in payee:
+        _screening_rules(tally, one, party="payee")
     if kyc.sanctions_hold:
         tally.require("KYC_SANCTIONS_REVIEW", "A sanctions hit on the customer waits for a KYC reviewer")
     _kyc_limit_rules(tally, amount, kyc, history, rules.window_h)
@@ -106,21 +122,25 @@ def evaluate(rules: Rules, amount: Money, screening: Screening, kyc: Kyc, histor
     by_score = Decision.CHALLENGE if tally.score >= rules.score.challenge_min else Decision.ALLOW
     decision = max(tally.floor, by_score)
     high = tally.score >= rules.score.high_risk_min or decision >= Decision.REVIEW
-    factors = _factors(rules, amount, screening, kyc, history)
+    factors = _factors(rules, amount, screening, kyc, history) | _payee_factors(payee)
     return Evaluation(decision, tally.score, "HIGH" if high else "LOW", tally.reasons, factors)
 
 
-def _screening_rules(tally: _Tally, screening: Screening) -> None:
+def _screening_rules(tally: _Tally, screening: Screening, party: str = "customer") -> None:
     if screening.customer == "NOT_FOUND":
-        tally.require("CUSTOMER_NOT_FOUND", "The customer is not known to the account service")
+        tally.require("CUSTOMER_NOT_FOUND", f"The {party} is not known to the account service", party=party)
     elif screening.customer == "UNAVAILABLE":
-        tally.require("CUSTOMER_LOOKUP_UNAVAILABLE", "Customer details unavailable: sanctions not screened")
+        tally.require(
+            "CUSTOMER_LOOKUP_UNAVAILABLE", f"The {party}'s details are unavailable: not screened", party=party
+        )
     elif screening.sanctions == "OK" and screening.is_sanctioned:
-        tally.require("SANCTIONS_HIT", f"The customer matches a sanctions list ({screening.list_version})")
+        detail = f"The {party} matches a sanctions list ({screening.list_version})"
+        tally.require("SANCTIONS_HIT", detail, party=party)
     elif screening.sanctions == "OK" and screening.review:
-        tally.require("SANCTIONS_REVIEW", "A possible sanctions match needs an operator's review")
+        detail = f"A possible sanctions match of the {party} needs an operator's review"
+        tally.require("SANCTIONS_REVIEW", detail, party=party)
     elif screening.sanctions != "OK":
-        tally.require("SANCTIONS_CHECK_UNAVAILABLE", "The sanctions check did not answer")
+        tally.require("SANCTIONS_CHECK_UNAVAILABLE", "The sanctions check did not answer", party=party)
 
 
 def _kyc_limit_rules(tally: _Tally, amount: Money, kyc: Kyc, history: History, window_h: int) -> None:
@@ -167,6 +187,23 @@ def _score_rules(tally: _Tally, amount: Money, kyc: Kyc, history: History) -> No
         elif isinstance(rule, KycNotVerifiedRule) and not kyc.verified:
             detail = f"KYC status {kyc.status or 'UNKNOWN'}"
             tally.add_score(rule.code, rule.score, detail)
+
+
+def _payee_factors(payee: tuple[Screening, ...]) -> dict[str, Any]:
+    if not payee:
+        check = "NOT_SCREENED"
+    elif all(one.customer == "OK" and one.sanctions == "OK" for one in payee):
+        check = "OK"
+    else:
+        check = (
+            "UNAVAILABLE" if any("UNAVAILABLE" in (o.customer, o.sanctions) for o in payee) else "NOT_FOUND"
+        )
+    return {
+        "payee_sanctions_check": check,
+        "payee_sanctions": any(one.is_sanctioned for one in payee),
+        "payee_sanctions_review": any(one.review for one in payee),
+        "payee_sanctions_matches": sum(one.match_count for one in payee),
+    }
 
 
 def _factors(rules: Rules, amount: Money, screening: Screening, kyc: Kyc, history: History) -> dict[str, Any]:

@@ -26,6 +26,9 @@ class AssessRiskRequest(BaseModel):
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     from_account: str | None = Field(default=None, max_length=64)
     to_account: str | None = Field(default=None, max_length=64)
+    payee_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="The payee's name, when the payment names one"
+    )
 
     def money(self, supported: frozenset[str]) -> Money:
         """The amount as Money; a 422 problem for anything that is not exactly one amount."""

@@ -56,12 +56,14 @@ class PaymentToAssess:
     amount: Money
     from_account: str | None
     to_account: str | None
+    payee_name: str | None = None
 
 
 async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + service.checks_deadline_s
-    screening, kyc = await asyncio.gather(
+    screening, payee, kyc = await asyncio.gather(
         _screen(service.clients, service.caches, payment.customer_id, deadline),
+        _screen_payee(service.clients, service.caches, payment.to_account, payment.payee_name, deadline),
         _kyc(service.clients, service.caches, payment.customer_id, deadline),
     )
     rules = service.rules
@@ -84,7 +86,7 @@ async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[st
         history = await store.history(
             conn, payment.customer_id, payment.transaction_id, payment.amount.currency, rules.window_h
         )
-        result = domain.evaluate(rules, payment.amount, screening, kyc, history)
+        result = domain.evaluate(rules, payment.amount, screening, kyc, history, payee)
         row = await store.insert_assessment(conn, new, result)
     DECISIONS.labels(result.decision.name).inc()
     log.info(
@@ -122,11 +124,43 @@ async def _screen(clients: Clients, caches: Caches, customer_id: str, deadline: 
         return domain.Screening(customer="UNAVAILABLE")
     if customer is None:
         return domain.Screening(customer="NOT_FOUND")
+    return await _check_name(clients, caches, customer_id, customer.full_name, customer.country, deadline)
+
+
+async def _screen_payee(
+    clients: Clients, caches: Caches, to_account: str | None, payee_name: str | None, deadline: float
+) -> tuple[domain.Screening, ...]:
+    """The payee, screened like the payer: the owner of the payee account (with their
+    customer id, so OFAC's customer-id matches count) and any payee name the request gave."""
+    screenings: list[domain.Screening] = []
+    if to_account is not None:
+        try:
+            async with asyncio.timeout_at(deadline):
+                owner = await clients.account.get_account_owner(to_account)
+        except (ServiceCallError, TimeoutError) as exc:
+            _dependency_failed("account", exc)
+            owner, screenings = None, [domain.Screening(customer="UNAVAILABLE")]
+        if owner is not None:
+            screenings.append(await _screen(clients, caches, owner, deadline))
+        elif not screenings:
+            screenings.append(domain.Screening(customer="NOT_FOUND"))
+    if payee_name is not None:
+        screenings.append(await _check_name(clients, caches, None, payee_name, None, deadline))
+    return tuple(screenings)
+
+
+async def _check_name(
+    clients: Clients,
+    caches: Caches,
+    customer_id: str | None,
+    name: str,
+    country: str | None,
+    deadline: float,
+) -> domain.Screening:
     try:
         async with asyncio.timeout_at(deadline):
             answer = await caches.sanctions.get_or_load(
-                (customer_id, customer.full_name, customer.country),
-                lambda: clients.ofac.check_sanctions(customer_id, customer.full_name, customer.country),
+                (customer_id, name, country), lambda: clients.ofac.check_sanctions(customer_id, name, country)
             )
     except (ServiceCallError, TimeoutError) as exc:
         _dependency_failed("ofac", exc)

@@ -36,6 +36,10 @@ class FakeFleet:
             "cust_003": {"full_name": "Manuel Antonio Noriega", "country": "PA"},
         }
     )
+    # account number -> its owner (GET /account/{n} on the account service)
+    accounts: dict[str, str] = field(
+        default_factory=lambda: {"ACC001": "cust_001", "ACC002": "cust_002", "ACC003": "cust_003"}
+    )
     sanctioned: set[str] = field(default_factory=lambda: {"Manuel Antonio Noriega"})
     review: set[str] = field(default_factory=set)
     list_version: str = "sdn-test-1"
@@ -77,6 +81,15 @@ class FakeFleet:
         return handle
 
     def _account(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if request.url.path.startswith("/account/"):
+            number = request.url.path.removeprefix("/account/")
+            if request.method != "GET" or number not in self.accounts:
+                return _problem(404, "ACCOUNT_NOT_FOUND")
+            owner = self.accounts[number]
+            return httpx.Response(
+                200,
+                json={"account_number": number, "customer_id": owner, "currency": "USD", "status": "ACTIVE"},
+            )
         customer_id = request.url.path.removeprefix("/customers/")
         if request.method != "GET" or customer_id not in self.customers:
             return _problem(404, "CUSTOMER_NOT_FOUND")

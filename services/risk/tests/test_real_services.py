@@ -74,6 +74,19 @@ async def test_customer_on_the_sdn_list_is_denied_without_a_challenge(real_risk)
     assert answer["factors"]["sanctions_matches"] >= 1
 
 
+async def test_paying_the_sanctioned_customers_account_is_denied(real_risk) -> None:
+    body = {
+        "transaction_id": "TXN_REAL_PAYEE",
+        "customer_id": "cust_001",
+        "amount": "100.00",
+        "from_account": "ACC001",
+        "to_account": "ACC003",
+    }
+    answer = (await real_risk.post("/assess-risk", json=body)).json()
+    assert answer["decision"] == "DENY", answer
+    assert "PAYEE_SANCTIONS_HIT" in [r["code"] for r in answer["reasons"]]
+
+
 async def test_customer_unknown_to_account_is_denied(real_risk) -> None:
     response = await real_risk.post(
         "/assess-risk", json={"transaction_id": "TXN_REAL_3", "customer_id": "cust_404", "amount": "10.00"}
