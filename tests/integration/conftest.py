@@ -22,6 +22,8 @@ from tools.devstack.fleet import Fleet
 # The confirm service waits 2 s for the bank; the bank's injected slow answers take longer,
 # which makes "timed out after executing" deterministic.
 BANK_TIMEOUT_S = "2"
+# Short, so a test can wait out the resend cooldown a burned code keeps.
+OTP_RESEND_COOLDOWN_S = 1
 SERVICE_URLS = {
     "confirm": "http://127.0.0.1:3003",
     "risk": "http://127.0.0.1:3004",
@@ -53,6 +55,7 @@ def fleet_url(kafka_bootstrap: str, fleet_datastores: dict[str, str]) -> Iterato
         extra_env={
             "KAFKA_BROKERS": kafka_bootstrap,
             "BANK_TIMEOUT_S": BANK_TIMEOUT_S,
+            "OTP_RESEND_COOLDOWN_S": str(OTP_RESEND_COOLDOWN_S),
             "RESOLVER_INTERVAL_S": "0.5",
             "RATE_LIMIT_USER": "1000/minute",
             "RATE_LIMIT_LOGIN": "1000/minute",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
-from .conftest import balances, login, new_key, payment_body
+from .conftest import OTP_RESEND_COOLDOWN_S, balances, login, new_key, payment_body
 
 pytestmark = pytest.mark.integration
 # A bad amount is refused before any arithmetic: a bound on the wait, not a measurement.
@@ -52,3 +54,34 @@ def test_paying_the_sanctioned_customers_account_is_declined_with_nothing_held(
     assert payment["state"] == "DECLINED"
     assert services["account"].get(f"/holds/{payment['payment_id']}").status_code == 404
     assert {acc: balances(services, acc) for acc in ("ACC001", "ACC003")} == before
+
+
+def test_guesses_against_one_payment_are_bounded_and_the_customer_is_told(
+    gateway: httpx.Client, services: dict[str, httpx.Client]
+) -> None:
+    auth = login(gateway, "jane")  # KYC unverified: 6,000.00 scores 70 -> CHALLENGE
+    phone = services["account"].get("/customers/cust_002").json()["phone"]
+    body = payment_body("cust_002", "6000.00", "ACC002", "ACC001")
+    key = new_key()
+    guesses, last = 0, gateway.post("/payment/confirm", json=body, headers={**auth, **key})
+    for _ in range(40):  # far more than the caps allow
+        if last.json().get("code") == "PAYMENT_DECLINED":
+            break
+        if last.json().get("status") == "OTP_REQUIRED" and last.json().get("otp_resent") is False:
+            time.sleep(OTP_RESEND_COOLDOWN_S + 0.2)
+        guess = gateway.post(
+            "/payment/confirm", json={**body, "otp": "000000"}, headers={**auth, **new_key()}
+        )
+        guesses += guess.json().get("code") == "INVALID_OTP"
+        last = gateway.post("/payment/confirm", json=body, headers={**auth, **new_key()})
+    assert last.status_code == 422 and last.json()["code"] == "PAYMENT_DECLINED", last.text
+    assert guesses <= 3 * 5
+    payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
+    assert payment["state"] == "DECLINED"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        inbox = services["notification"].get("/dev/inbox", params={"recipient": phone}).json()["messages"]
+        if any(body["transaction_id"] in m["body"] for m in inbox):
+            break
+        time.sleep(0.3)
+    assert any(body["transaction_id"] in m["body"] for m in inbox), "the customer is told it was declined"

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import balances, login, new_key, payment_body
+from .conftest import OTP_RESEND_COOLDOWN_S, balances, login, new_key, payment_body
 
 pytestmark = pytest.mark.integration
 POLL_TIMEOUT_S = 30
@@ -129,7 +129,10 @@ def test_high_amount_needs_an_otp_that_burns_after_five_wrong_codes(
     assert balances(services, "ACC002") == before, "nothing held while the OTP is pending"
 
     last_seen = latest_message_id(services, phone)
-    fresh = confirm(gateway, auth, body)  # a burned code does not hold the payer to the resend cooldown
+    cooling = confirm(gateway, auth, body)  # a burned code keeps the resend cooldown: no fresh guesses
+    assert cooling.json()["status"] == "OTP_REQUIRED" and cooling.json()["otp_resent"] is False
+    time.sleep(OTP_RESEND_COOLDOWN_S + 0.5)
+    fresh = confirm(gateway, auth, body)
     assert fresh.json()["status"] == "OTP_REQUIRED", fresh.text
     new_code = latest_code(services, phone, after=last_seen)
 

@@ -159,6 +159,10 @@ class OtpCheck:
     attempts_remaining: int | None = None
 
 
+class ChallengesExhausted(Exception):
+    """The OTP service will issue no more codes for this payment (or customer, this hour)."""
+
+
 class OtpClient:
     def __init__(self, client: ServiceClient) -> None:
         self.http = client
@@ -181,6 +185,8 @@ class OtpClient:
                 "otp_expires_at": body.get("expires_at"),
                 "resend_available_at": body.get("resend_available_at"),
             }
+        if response.status_code == 429 and _problem_code(response) == "OTP_CHALLENGES_EXHAUSTED":
+            raise ChallengesExhausted(response.json().get("limit", "payment"))
         if response.status_code == 429:
             return {"resend_available_at": response.json().get("resend_available_at"), "otp_resent": False}
         raise ServiceUnavailable("otp", f"generate answered {response.status_code}")

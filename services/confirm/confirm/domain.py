@@ -31,7 +31,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.REQUIRES_CONFIRMATION: frozenset(
         {State.DECLINED, State.UNDER_REVIEW, State.REQUIRES_OTP, State.FUNDS_HELD, State.FAILED}
     ),
-    State.REQUIRES_OTP: frozenset({State.FUNDS_HELD, State.FAILED}),
+    State.REQUIRES_OTP: frozenset({State.FUNDS_HELD, State.FAILED, State.DECLINED}),
     State.UNDER_REVIEW: frozenset({State.FUNDS_HELD, State.DECLINED, State.FAILED}),
     State.FUNDS_HELD: frozenset({State.PROCESSING, State.FAILED}),
     State.PROCESSING: frozenset({State.COMPLETED, State.FAILED}),

@@ -22,7 +22,15 @@ from paykit.telemetry import current_traceparent
 from prometheus_client import Counter
 
 from . import store
-from .clients import AccountClient, BankClient, BankRefused, OtpClient, RiskClient, Transfer
+from .clients import (
+    AccountClient,
+    BankClient,
+    BankRefused,
+    ChallengesExhausted,
+    OtpClient,
+    RiskClient,
+    Transfer,
+)
 from .domain import (
     TERMINAL,
     WAITING,
@@ -193,6 +201,24 @@ async def _assess(deps: Deps, payment: Payment) -> Answer:
 async def _challenge(deps: Deps, payment: Payment) -> dict[str, Any]:
     try:
         return await deps.otp.generate(payment.payment_id, payment.terms)
+    except ChallengesExhausted:
+        # Past the OTP caps guessing must stop: decline (nothing is held yet); the
+        # payment.declined event has the notification service tell the customer.
+        declined = await _move(
+            deps,
+            payment,
+            State.DECLINED,
+            failure_code="OTP_CHALLENGES_EXHAUSTED",
+            failure_detail="Too many one-time codes were requested for this payment",
+        )
+        raise ProblemError(
+            422,
+            "PAYMENT_DECLINED",
+            "Too many one-time codes were requested; the payment is declined",
+            state=declined.state.value,
+            transaction_id=declined.terms.transaction_id,
+            payment_id=declined.payment_id,
+        ) from None
     except ServiceCallError as exc:
         raise ProblemError(
             503, "OTP_SERVICE_UNAVAILABLE", "The one-time code cannot be sent now; retry"

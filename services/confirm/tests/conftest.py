@@ -32,12 +32,19 @@ class RiskAndOtp:
     decision: str = "ALLOW"
     code: str = "123456"
     challenged: list[str] = field(default_factory=list)
+    # The OTP service's per-payment challenge cap (None: no cap).
+    challenges_max: int | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content or b"{}")
         if request.url.path == "/assess-risk":
             return httpx.Response(200, json={"decision": self.decision, "risk_score": 0, "reasons": []})
         if request.url.path == "/generate-otp":
+            if self.challenges_max is not None and (
+                self.challenged.count(body["transaction_id"]) >= self.challenges_max
+            ):
+                refused = {"status": 429, "code": "OTP_CHALLENGES_EXHAUSTED", "limit": "payment"}
+                return httpx.Response(429, json=refused)
             self.challenged.append(body["transaction_id"])
             return httpx.Response(201, json={"success": True, "expires_at": "soon"})
         if request.url.path == "/verify-otp":

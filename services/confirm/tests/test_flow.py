@@ -73,6 +73,26 @@ async def test_challenge_then_otp_completes(world: World) -> None:
     assert right.json()["status"] == "SUCCESS", right.text
 
 
+async def test_past_the_otp_challenge_cap_the_payment_is_declined_and_the_customer_told(world: World) -> None:
+    world.stand_ins.decision = "CHALLENGE"
+    world.stand_ins.challenges_max = 3
+    answers = [
+        await world.confirm.post("/payment/confirm", json=payment(), headers=headers(f"k{i}"))
+        for i in range(4)
+    ]
+    assert [a.json()["status"] for a in answers[:3]] == ["OTP_REQUIRED"] * 3
+    declined = answers[3]
+    assert declined.status_code == 422 and declined.json()["code"] == "PAYMENT_DECLINED", declined.text
+    assert declined.json()["state"] == "DECLINED"
+    right = await world.confirm.post("/payment/confirm", json=payment(otp="123456"), headers=headers("k9"))
+    assert right.status_code == 422 and right.json()["state"] == "DECLINED", "no code can revive it"
+    assert (await world.account.get(f"/holds/{declined.json()['payment_id']}")).status_code == 404
+    assert await world.balance("ACC001") == 1_500_000
+    pool = world.app.state.resources.require_pool()
+    types = [r["t"] for r in await pool.fetch("SELECT event->>'type' AS t FROM outbox ORDER BY id")]
+    assert types[-1] == "payment.declined", "the notification service tells the customer"
+
+
 async def test_review_waits_for_an_operator(world: World) -> None:
     world.stand_ins.decision = "REVIEW"
     held = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))

@@ -28,6 +28,10 @@ class OtpSettings(ServiceSettings):
     # How long an expired challenge is kept so a late try is told OTP_EXPIRED, not NOT_FOUND.
     otp_expired_retention_s: float = Field(default=900.0, ge=0, le=86_400)
     notification_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    # Caps on challenges, so guesses are bounded: per payment (each of `otp_attempts_max`
+    # guesses), and per customer in a rolling hour across all their payments.
+    otp_challenges_per_payment_max: int = Field(default=3, ge=1, le=20)
+    otp_challenges_per_customer_hour_max: int = Field(default=10, ge=1, le=1000)
 
     def secrets_to_check(self) -> dict[str, str]:
         return {**super().secrets_to_check(), "OTP_SECRET": self.otp_secret.get_secret_value()}
@@ -39,6 +43,8 @@ class OtpSettings(ServiceSettings):
             attempts_max=self.otp_attempts_max,
             resend_cooldown_ms=max(round(self.otp_resend_cooldown_s * 1000), 1),
             expired_retention_ms=round(self.otp_expired_retention_s * 1000),
+            challenges_per_payment_max=self.otp_challenges_per_payment_max,
+            challenges_per_customer_hour_max=self.otp_challenges_per_customer_hour_max,
         )
 
 

@@ -3,6 +3,8 @@
 Keys (customer and transaction ids are restricted to [A-Za-z0-9_.-] by the schemas):
     otp:challenge:{customer}:{transaction}  hash {challenge_id, code_hash, expires_at_ms, attempts}
     otp:cooldown:{customer}:{transaction}   set NX with the resend cooldown as its TTL
+    otp:issued:{customer}:{transaction}     challenges issued for the payment (kept a day)
+    otp:issued:{customer}                   challenges issued to the customer this hour
 
 A challenge outlives its lifetime by a retention period so a late attempt is told
 OTP_EXPIRED rather than OTP_NOT_FOUND. Attempts are reserved atomically in a Lua script
@@ -37,6 +39,19 @@ return 0
 """
 
 
+# Counts one challenge against both caps, or none when either is reached. Returns the cap
+# that refused ('payment' | 'customer') or 'ok'. Windows start at the first challenge.
+_COUNT_CHALLENGE = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 'payment' end
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return 'customer' end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+if redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+return 'ok'
+"""
+PAYMENT_COUNT_TTL_MS = 24 * 3600 * 1000
+CUSTOMER_WINDOW_MS = 3600 * 1000
+
+
 def challenge_key(customer_id: str, transaction_id: str) -> str:
     return f"otp:challenge:{customer_id}:{transaction_id}"
 
@@ -64,6 +79,32 @@ async def claim_cooldown(redis: Redis, customer_id: str, transaction_id: str, co
         return 0
     left = int(await redis.pttl(key))
     return max(left, 1)
+
+
+def payment_count_key(customer_id: str, transaction_id: str) -> str:
+    return f"otp:issued:{customer_id}:{transaction_id}"
+
+
+def customer_count_key(customer_id: str) -> str:
+    return f"otp:issued:{customer_id}"
+
+
+async def count_challenge(
+    redis: Redis, customer_id: str, transaction_id: str, *, payment_max: int, customer_hour_max: int
+) -> str | None:
+    """Count a challenge about to be issued; the cap that refuses it, else None."""
+    keys = (payment_count_key(customer_id, transaction_id), customer_count_key(customer_id))
+    args = (payment_max, customer_hour_max, PAYMENT_COUNT_TTL_MS, CUSTOMER_WINDOW_MS)
+    answer = _text(await redis.eval(_COUNT_CHALLENGE, 2, *keys, *(str(a) for a in args)))
+    return None if answer == "ok" else answer
+
+
+async def uncount_challenge(redis: Redis, customer_id: str, transaction_id: str) -> None:
+    """A challenge that was never delivered does not count against the caps."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.decr(payment_count_key(customer_id, transaction_id))
+        pipe.decr(customer_count_key(customer_id))
+        await pipe.execute()
 
 
 async def release_cooldown(redis: Redis, customer_id: str, transaction_id: str) -> None:

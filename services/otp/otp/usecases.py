@@ -18,6 +18,7 @@ from .clients import NotificationClient
 from .domain import Binding, Verdict
 
 OTP_GENERATED = Counter("otp_generated_total", "OTP challenges issued and delivered")
+CHALLENGES_REFUSED = Counter("otp_challenges_refused_total", "Challenges refused past a cap", ["limit"])
 OTP_VERIFICATIONS = Counter("otp_verifications_total", "OTP verification attempts", ["result"])
 # Every verdict's series exists from the start (at 0), so dashboards and rate() see it before
 # the first verification of that kind.
@@ -32,6 +33,8 @@ class Policy:
     attempts_max: int
     resend_cooldown_ms: int
     expired_retention_ms: int
+    challenges_per_payment_max: int = 3
+    challenges_per_customer_hour_max: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,9 @@ async def generate_otp(
 ) -> Issued:
     """Issue a fresh code for (customer, payment), replacing any earlier one, and send it.
 
-    Raises 429 OTP_RESEND_COOLDOWN within the cooldown of the previous challenge.
+    Raises 429 OTP_RESEND_COOLDOWN within the cooldown of the previous challenge, and 429
+    OTP_CHALLENGES_EXHAUSTED (`limit`: payment | customer) past the challenge caps: a
+    payment's guesses are bounded by challenges_per_payment_max x attempts_max.
     """
     customer, transaction = binding.customer_id, binding.transaction_id
     left_ms = await store.claim_cooldown(redis, customer, transaction, policy.resend_cooldown_ms)
@@ -73,6 +78,23 @@ async def generate_otp(
             f"A code was sent recently; retry in {retry_after_s} s",
             headers={"Retry-After": str(retry_after_s)},
             retry_after_s=retry_after_s,
+        )
+    capped = await store.count_challenge(
+        redis,
+        customer,
+        transaction,
+        payment_max=policy.challenges_per_payment_max,
+        customer_hour_max=policy.challenges_per_customer_hour_max,
+    )
+    if capped is not None:
+        CHALLENGES_REFUSED.labels(capped).inc()
+        raise ProblemError(
+            429,
+            "OTP_CHALLENGES_EXHAUSTED",
+            "No more one-time codes for this payment"
+            if capped == "payment"
+            else "Too many one-time codes requested in the last hour",
+            limit=capped,
         )
     now_ms = _now_ms()
     code = domain.new_code()
@@ -93,6 +115,7 @@ async def generate_otp(
         # Not delivered: nobody can know this code, so drop it and let the client retry now.
         await store.consume(redis, customer, transaction, challenge_id)
         await store.release_cooldown(redis, customer, transaction)
+        await store.uncount_challenge(redis, customer, transaction)
         raise
     OTP_GENERATED.inc()
     return Issued(
@@ -117,15 +140,14 @@ async def _verify(redis: Redis, policy: Policy, binding: Binding, otp: Masked) -
         remaining = domain.attempts_remaining(reserved.attempts_used, policy.attempts_max)
         if reserved.status == "not_found":
             remaining = 0
-        if reserved.status in ("locked", "expired"):
-            # A dead challenge must not block the fresh one the payer now needs.
+        if reserved.status == "expired":
+            # An expired challenge must not block the fresh one the payer now needs. A burned
+            # (locked) one keeps its cooldown: a fresh code at once would mean fresh guesses.
             await store.release_cooldown(redis, customer, transaction)
         return Verification(Verdict(reserved.status), remaining)
     candidate = domain.code_hash(policy.secret, binding, otp)
     if not domain.matches(reserved.code_hash, candidate):
         remaining = domain.attempts_remaining(reserved.attempts_used, policy.attempts_max)
-        if remaining == 0:
-            await store.release_cooldown(redis, customer, transaction)
         return Verification(Verdict.INVALID, remaining)
     if not await store.consume(redis, customer, transaction, reserved.challenge_id):
         # Used or replaced by a concurrent request between our check and now.
