@@ -8,6 +8,7 @@ import secrets
 from typing import Annotated, Any, Literal
 
 from paykit.accounts import AccountNumber
+from paykit.errors import ProblemError
 from paykit.money import MoneyError, parse_amount_minor
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -36,7 +37,8 @@ class PaymentTerms(BaseModel):
         try:
             self.amount_minor = parse_amount_minor(self.amount, self.currency)
         except MoneyError as exc:
-            raise ValueError(f"amount: {exc}") from None
+            # Not a ValueError: pydantic lets it through, so the client gets the money code.
+            raise ProblemError(422, exc.code, f"amount: {exc}", field="amount") from None
         if self.from_account == self.to_account:
             raise ValueError("from_account and to_account must differ")
         return self

@@ -35,6 +35,7 @@ async def test_bad_amounts_are_422_and_create_nothing(world: World) -> None:
         )
         assert response.status_code == 422, amount
         assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] in {"INVALID_AMOUNT", "INVALID_AMOUNT_PRECISION"}, response.text
     listed = await world.confirm.get("/payments", params={"customer_id": "cust_001"})
     assert listed.json()["payments"] == []
 
