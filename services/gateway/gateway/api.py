@@ -67,8 +67,15 @@ def _upstream(request: Request, name: str) -> Upstream:
 async def login(body: LoginRequest, request: Request, deps: AuthDep) -> dict[str, Any]:
     rate: RateLimits = request.app.state.rate_limits
     await rate.hit(request, "login", f"ip:{client_ip(request)}")
-    await rate.hit(request, "login_user", body.username.lower())
-    return await usecases.login(deps, body.username, body.password)
+    # Per username only failed attempts count: the owner's own logins never lock them out.
+    user_key = body.username.lower()
+    await rate.check(request, "login_user", user_key)
+    try:
+        return await usecases.login(deps, body.username, body.password)
+    except ProblemError as refused:
+        if refused.code == "INVALID_CREDENTIALS":
+            await rate.record(request, "login_user", user_key)
+        raise
 
 
 @router.post("/auth/refresh", summary="Rotate a refresh token for new tokens")
@@ -199,12 +206,28 @@ async def account_entries(
 
 
 async def _own_account(request: Request, who: Principal, account_number: str) -> httpx.Response:
+    """The account if it is the customer's. Fails closed: any answer but the customer's own
+    account stops the request. Another customer's account is the same 404 as a missing one,
+    so account numbers cannot be probed."""
     upstream = await _upstream(request, "account").forward(
         "GET", f"/account/{account_number}", customer_id=who.customer_id
     )
-    if upstream.status_code == 200 and upstream.json().get("customer_id") != who.customer_id:
-        raise ProblemError(403, "ACCOUNT_ACCESS_DENIED", "You can only see your own accounts")
-    return upstream
+    owned = upstream.status_code == 200 and _owner(upstream) == who.customer_id
+    if owned:
+        return upstream
+    if upstream.status_code in (200, 404):
+        raise ProblemError(404, "ACCOUNT_NOT_FOUND", "No such account")
+    raise ProblemError(
+        503, "ACCOUNT_SERVICE_UNAVAILABLE", "Accounts cannot be read now; retry", headers={"Retry-After": "1"}
+    )
+
+
+def _owner(upstream: httpx.Response) -> object:
+    try:
+        body = upstream.json()
+    except ValueError:
+        return None
+    return body.get("customer_id") if isinstance(body, dict) else None
 
 
 # ---- bodies --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app, kv
 from paykit.resources import open_resources
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from . import api, store
 from .clients import Upstream
@@ -30,6 +30,8 @@ class GatewaySettings(ServiceSettings):
     jwt_audience: str = "payment-fleet"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 7 * 24 * 3600
+    # A login's absolute lifetime: rotating refresh tokens never extends a session past it.
+    refresh_family_ttl_s: int = Field(default=30 * 24 * 3600, ge=1)
     # PEM private keys; required in production, made once and shared through the DB in dev.
     jwt_private_key: SecretStr = SecretStr("")
     jwe_private_key: SecretStr = SecretStr("")
@@ -96,6 +98,7 @@ def create_app(
                     audience=settings.jwt_audience,
                     access_ttl_s=settings.access_token_ttl_s,
                     refresh_ttl_s=settings.refresh_token_ttl_s,
+                    refresh_family_ttl_s=settings.refresh_family_ttl_s,
                     token_pepper=settings.jwt_secret.get_secret_value().encode(),
                 ),
             )

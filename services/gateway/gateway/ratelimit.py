@@ -46,6 +46,35 @@ class RateLimits:
             "ip": parse(ip),
         }
 
+    async def check(self, request: Request, rule: str, identifier: str) -> None:
+        """Raise 429 when `identifier` is over the limit, without counting this request."""
+        item = self.rules[rule]
+        try:
+            allowed = await self.limiter.test(item, rule, identifier)
+            stats = await self.limiter.get_window_stats(item, rule, identifier)
+        except (StorageError, RedisError, OSError, TimeoutError) as exc:
+            raise guard_unavailable("RATE_LIMITER_UNAVAILABLE", "Rate limits cannot be checked now") from exc
+        if not allowed:
+            reset_s = max(1, math.ceil(stats.reset_time - time.time()))
+            raise ProblemError(
+                429,
+                "RATE_LIMITED",
+                "Too many requests, please try again later.",
+                headers={
+                    "Retry-After": str(reset_s),
+                    "RateLimit-Limit": str(item.amount),
+                    "RateLimit-Remaining": "0",
+                    "RateLimit-Reset": str(reset_s),
+                },
+            )
+
+    async def record(self, request: Request, rule: str, identifier: str) -> None:
+        """Count one event (a failed login) against `identifier`; never refuses by itself."""
+        try:
+            await self.limiter.hit(self.rules[rule], rule, identifier)
+        except (StorageError, RedisError, OSError, TimeoutError) as exc:
+            raise guard_unavailable("RATE_LIMITER_UNAVAILABLE", "Rate limits cannot be checked now") from exc
+
     async def hit(self, request: Request, rule: str, identifier: str) -> None:
         """Count one request; raise 429 when over the limit. The tightest limit seen on this
         request is what the RateLimit-* headers report."""

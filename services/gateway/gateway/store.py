@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -49,26 +50,47 @@ async def get_or_create_key(
 
 
 async def insert_refresh_token(
-    conn: asyncpg.Connection, token_hash: str, username: str, family_id: str, ttl_s: int
+    conn: asyncpg.Connection,
+    token_hash: str,
+    username: str,
+    family_id: str,
+    ttl_s: int,
+    family_expires_at: datetime | None,
+    family_ttl_s: int,
 ) -> None:
+    """A new refresh token; a new family (a login) ends `family_ttl_s` from now, a rotated
+    token keeps its family's end and never outlives it."""
     await conn.execute(
-        """INSERT INTO refresh_tokens (token_hash, username, family_id, expires_at)
-           VALUES ($1, $2, $3, now() + make_interval(secs => $4))""",
+        """INSERT INTO refresh_tokens (token_hash, username, family_id, expires_at, family_expires_at)
+           SELECT $1, $2, $3, LEAST(now() + make_interval(secs => $4), f.ends), f.ends
+           FROM (SELECT COALESCE($5::timestamptz, now() + make_interval(secs => $6)) AS ends) f""",
         token_hash,
         username,
         family_id,
         ttl_s,
+        family_expires_at,
+        family_ttl_s,
     )
 
 
 async def use_refresh_token(conn: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:
-    """Mark a refresh token used; returns its row with `reused` when it had been used before."""
+    """Mark a refresh token used, or say it already was (`reused`).
+
+    `WHERE used_at IS NULL` makes the use atomic: of concurrent refreshes with one token,
+    exactly one gets the row (the others wait on its lock, then find it used)."""
+    row = await conn.fetchrow(
+        """UPDATE refresh_tokens SET used_at = now()
+           WHERE token_hash = $1 AND used_at IS NULL
+           RETURNING username, family_id, family_expires_at, false AS reused,
+                     revoked_at IS NOT NULL AS revoked, expires_at < now() AS expired""",
+        token_hash,
+    )
+    if row is not None:
+        return row
     return await conn.fetchrow(
-        """UPDATE refresh_tokens r SET used_at = COALESCE(r.used_at, now())
-           FROM refresh_tokens old
-           WHERE r.token_hash = $1 AND old.token_hash = r.token_hash
-           RETURNING r.username, r.family_id, old.used_at IS NOT NULL AS reused,
-                     r.revoked_at IS NOT NULL AS revoked, r.expires_at < now() AS expired""",
+        """SELECT username, family_id, family_expires_at, true AS reused,
+                  revoked_at IS NOT NULL AS revoked, expires_at < now() AS expired
+           FROM refresh_tokens WHERE token_hash = $1""",
         token_hash,
     )
 

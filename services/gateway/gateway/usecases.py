@@ -43,6 +43,8 @@ class AuthConfig:
     access_ttl_s: int
     refresh_ttl_s: int
     token_pepper: bytes
+    # A login's absolute lifetime: refresh rotation never extends a session past it.
+    refresh_family_ttl_s: int = 30 * 24 * 3600
 
 
 @dataclass
@@ -73,7 +75,7 @@ async def login(deps: AuthDeps, username: str, password: str) -> dict[str, Any]:
     async with deps.pool.acquire() as conn, conn.transaction():
         if _HASHER.check_needs_rehash(user.password_hash):
             await store.update_password_hash(conn, username, await asyncio.to_thread(_HASHER.hash, password))
-        tokens = await _issue_tokens(conn, deps, user.username, user.customer_id, user.roles, family_id=None)
+        tokens = await _issue_tokens(conn, deps, user.username, user.customer_id, user.roles, family=None)
     LOGINS.labels("accepted").inc()
     return tokens
 
@@ -84,8 +86,9 @@ async def _issue_tokens(
     username: str,
     customer_id: str,
     roles: list[str],
-    family_id: str | None,
+    family: asyncpg.Record | None,
 ) -> dict[str, Any]:
+    """Tokens for a new login (`family` None) or a rotation within `family`."""
     cfg = deps.config
     access, ttl = issue_access_token(
         deps.signing_key,
@@ -101,8 +104,10 @@ async def _issue_tokens(
         conn,
         hash_refresh_token(refresh, cfg.token_pepper),
         username,
-        family_id or secrets.token_hex(16),
+        family["family_id"] if family else secrets.token_hex(16),
         cfg.refresh_ttl_s,
+        family["family_expires_at"] if family else None,
+        cfg.refresh_family_ttl_s,
     )
     return {
         "success": True,
@@ -130,9 +135,7 @@ async def refresh(deps: AuthDeps, refresh_token: str) -> dict[str, Any]:
         else:
             user = await store.get_user(conn, row["username"])
             if user is not None and not user.disabled:
-                return await _issue_tokens(
-                    conn, deps, user.username, user.customer_id, user.roles, row["family_id"]
-                )
+                return await _issue_tokens(conn, deps, user.username, user.customer_id, user.roles, row)
     if reused:
         raise ProblemError(401, "REFRESH_TOKEN_REUSED", "The refresh token was already used; log in again")
     raise ProblemError(401, "INVALID_REFRESH_TOKEN", "The refresh token is not valid")

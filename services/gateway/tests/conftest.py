@@ -42,8 +42,34 @@ def confirm() -> ConfirmRecorder:
     return ConfirmRecorder()
 
 
+class AccountStandIn:
+    """The account service's GET /account/{n} and /entries; `lookup_down` makes the account
+    lookup (not the statement) answer 503."""
+
+    def __init__(self) -> None:
+        self.owners = {"ACC001": "cust_001", "ACC002": "cust_002"}
+        self.lookup_down = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        number = request.url.path.removeprefix("/account/").removesuffix("/entries")
+        if self.lookup_down and not request.url.path.endswith("/entries"):
+            return httpx.Response(503, json={"status": 503, "code": "SERVICE_UNAVAILABLE"})
+        if number not in self.owners:
+            return httpx.Response(404, json={"status": 404, "code": "ACCOUNT_NOT_FOUND"})
+        if request.url.path.endswith("/entries"):
+            return httpx.Response(200, json={"entries": [{"amount_minor": -100}], "next_cursor": None})
+        return httpx.Response(200, json={"account_number": number, "customer_id": self.owners[number]})
+
+
 @pytest.fixture
-async def client(settings: GatewaySettings, confirm: ConfirmRecorder) -> AsyncIterator[httpx.AsyncClient]:
+def account() -> AccountStandIn:
+    return AccountStandIn()
+
+
+@pytest.fixture
+async def client(
+    settings: GatewaySettings, confirm: ConfirmRecorder, account: AccountStandIn
+) -> AsyncIterator[httpx.AsyncClient]:
     conn = await asyncpg.connect(settings.postgres_url, server_settings={"search_path": "gateway"})
     hashed = PasswordHasher().hash(PASSWORD)
     await conn.executemany(
@@ -55,7 +81,8 @@ async def client(settings: GatewaySettings, confirm: ConfirmRecorder) -> AsyncIt
         ],
     )
     await conn.close()
-    app = create_app(settings, transports={"confirm": httpx.MockTransport(confirm)})
+    transports = {"confirm": httpx.MockTransport(confirm), "account": httpx.MockTransport(account)}
+    app = create_app(settings, transports=transports)
     async with running_app(app) as c:
         yield c
 
