@@ -44,6 +44,7 @@ CANDIDATES_MAX = 20
 CANDIDATE_SCORE_MIN = 0.6
 DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- ofac-screening:begin -->", "<!-- ofac-screening:end -->"
+TIMING_RUNS = 3
 STRONG = ("date_of_birth", "birth_year", "id_numbers", "imo", "country")
 
 
@@ -59,9 +60,13 @@ def ours(index: ScreeningIndex, policy: ScreeningPolicy, rows: list[dict[str, An
         fields = {k: v for k, v in row["identifiers"].items()}
         with_ids = _query(CheckSanctionsRequest(name=row["name"], **fields), row["name"])
         assert name_only is not None and with_ids is not None
-        started = time.perf_counter()
-        decision_ids = decide(screen(index, policy, with_ids), policy.thresholds, blocked_customer=None)
-        seconds = time.perf_counter() - started
+        # Best of a few runs per query: the machine is shared, and a time slice lost to
+        # another process says nothing about the matcher.
+        seconds = float("inf")
+        for _ in range(TIMING_RUNS):
+            started = time.perf_counter()
+            decision_ids = decide(screen(index, policy, with_ids), policy.thresholds, blocked_customer=None)
+            seconds = min(seconds, time.perf_counter() - started)
         decision = decide(screen(index, policy, name_only), policy.thresholds, blocked_customer=None)
         candidates = index.search(row["name"], limit=CANDIDATES_MAX, min_score=CANDIDATE_SCORE_MIN)
         out.append(
@@ -202,8 +207,12 @@ def table(
 def write_docs(text: str) -> None:
     section = (
         f"{BEGIN}\n## Sanctions screening (ofac) vs nomenklatura\n\n"
-        "`make bench` (benchmarks/ofac_matching.py) on the bundled 2021-07 SDN list; latency is one "
-        "screening in-process on this 2-core machine (shared), the peer's includes the same blocking.\n\n"
+        "`make bench` (benchmarks/ofac_matching.py) on the bundled 2021-07 SDN list (8,976 parties, "
+        "20,878 names). Latency: one whole screening (blocking, scoring, decision) in-process, best of "
+        f"{TIMING_RUNS} runs per query on a shared 2-core machine (load average {os.getloadavg()[0]:.1f} "
+        "during this run); the peer's figure is the same blocking plus its scoring of the candidates. "
+        "Both score the same candidates (the index's top 20 at name score >= 0.6), so the columns "
+        "compare scoring; the peer is run at its default threshold 0.7 with the query's schema.\n\n"
         f"{text}\n{END}\n"
     )
     current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"

@@ -49,10 +49,7 @@ def listed_props(row: dict[str, Any]) -> dict[str, list[str]]:
 
 def main() -> None:
     work = Path(sys.argv[1])
-    entities = {
-        row["id"]: proxy(row["id"], row["type"], listed_props(row))
-        for row in json.loads((work / "entities.json").read_text())
-    }
+    rows = json.loads((work / "entities.json").read_text())
     queries = json.loads((work / "queries.json").read_text())
     config = ScoringConfig.defaults()
     results: dict[str, Any] = {}
@@ -60,6 +57,9 @@ def main() -> None:
         algo = get_algorithm(algo_name)
         if algo is None:
             continue
+        # Fresh entities for each algorithm: one leaves analysis cached on the proxies that
+        # the other misreads (logic-v2 after logic-v1 scores everything 0).
+        entities = {row["id"]: proxy(row["id"], row["type"], listed_props(row)) for row in rows}
         out = []
         for q in queries:
             query = proxy("query", q["schema_type"], {"name": [q["name"]]})
