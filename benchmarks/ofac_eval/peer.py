@@ -2,7 +2,10 @@
 same list rows. Runs ONLY in the benchmark's own venv (.cache/bench-venv), never imported by
 the project.
 
-    python peer.py WORK_DIR   # reads entities.json + queries.json, writes peer-results.json
+    python peer.py WORK_DIR ALGORITHM   # reads entities.json + queries.json, writes peer-ALGORITHM.json
+
+One algorithm a process: logic-v1 leaves name analysis cached in the process that
+logic-v2 then misreads (it scores nearly everything 0 after logic-v1 ran).
 """
 
 from __future__ import annotations
@@ -48,28 +51,23 @@ def listed_props(row: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    work = Path(sys.argv[1])
+    work, algo_name = Path(sys.argv[1]), sys.argv[2]
     rows = json.loads((work / "entities.json").read_text())
     queries = json.loads((work / "queries.json").read_text())
     config = ScoringConfig.defaults()
-    results: dict[str, Any] = {}
-    for algo_name in ("logic-v1", "logic-v2"):
-        algo = get_algorithm(algo_name)
-        if algo is None:
-            continue
-        # Fresh entities for each algorithm: one leaves analysis cached on the proxies that
-        # the other misreads (logic-v2 after logic-v1 scores everything 0).
-        entities = {row["id"]: proxy(row["id"], row["type"], listed_props(row)) for row in rows}
-        out = []
-        for q in queries:
-            query = proxy("query", q["schema_type"], {"name": [q["name"]]})
-            started = time.perf_counter()
-            scores = [(cid, algo.compare(query, entities[cid], config).score) for cid in q["candidates"]]
-            elapsed = time.perf_counter() - started
-            scores.sort(key=lambda s: -s[1])
-            out.append({"scores": scores[:10], "seconds": elapsed})
-        results[algo_name] = out
-    (work / "peer-results.json").write_text(json.dumps(results))
+    algo = get_algorithm(algo_name)
+    if algo is None:
+        raise SystemExit(f"nomenklatura has no algorithm {algo_name}")
+    entities = {row["id"]: proxy(row["id"], row["type"], listed_props(row)) for row in rows}
+    out = []
+    for q in queries:
+        query = proxy("query", q["schema_type"], {"name": [q["name"]]})
+        started = time.perf_counter()
+        scores = [(cid, algo.compare(query, entities[cid], config).score) for cid in q["candidates"]]
+        elapsed = time.perf_counter() - started
+        scores.sort(key=lambda s: -s[1])
+        out.append({"scores": scores[:10], "seconds": elapsed})
+    (work / f"peer-{algo_name}.json").write_text(json.dumps(out))
 
 
 if __name__ == "__main__":
