@@ -81,7 +81,7 @@ def payers(database_url: str, customers: int) -> list[Payer]:
     if row is None:
         raise RuntimeError("the gateway has not made its signing key yet")
     key = KeyPair(kid=row[0], private_pem=row[1])
-    settings = GatewaySettings()
+    settings = GatewaySettings(app_env="development")  # issuer and audience only
     out = []
     for index in range(customers):
         customer_id, account = _ids(index)

@@ -1,14 +1,18 @@
 """Typed settings read from the seed's environment variable names.
 
 Every service builds one `ServiceSettings` (or a subclass) and passes it into
-`create_app(settings)`. Outside development a placeholder secret refuses to start.
+`create_app(settings)`. `APP_ENV` unset means production: development and tests choose
+themselves explicitly (`make run`, the pytest plugin, the integration fleet). In production
+a secret whose value comes from the repository (a placeholder, `.env.example`'s `dev-only-*`
+values, the settings' own default, or anything under 16 characters) refuses to start, by name.
 """
 
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that ship in examples and must never reach production.
@@ -26,6 +30,9 @@ PLACEHOLDER_SECRETS = frozenset(
     }
 )
 
+# Every example secret in the repository (.env.example, docs) starts with one of these.
+REPOSITORY_PREFIXES = ("dev-only", "dev_only", "example-", "changeme", "change-me")
+
 AppEnv = Literal["development", "test", "production"]
 
 
@@ -39,7 +46,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
     service_name: str = "service"
-    app_env: AppEnv = "development"
+    # Unset is production: no dev inbox, no fault injection, no generated keys, no defaults.
+    app_env: AppEnv = "production"
     port: int = 8000
     host: str = "127.0.0.1"
     instance_id: str = Field(default="", alias="HOSTNAME")
@@ -105,16 +113,42 @@ class ServiceSettings(BaseSettings):
     def _refuse_placeholders_in_production(self) -> ServiceSettings:
         if not self.is_production:
             return self
-        weak = [name for name, value in self.secrets_to_check().items() if _is_placeholder(value)]
+        weak = [
+            name
+            for name, value in self.secrets_to_check().items()
+            if _is_placeholder(value) or value == self._default_of(name)
+        ]
         for url_name, url in (("POSTGRES_URL", self.postgres_url), ("REDIS_URL", self.redis_url)):
-            if any(f":{p}@" in url for p in PLACEHOLDER_SECRETS if p):
+            password = _url_password(url)
+            if password and _from_repository(password):
                 weak.append(url_name)
         if weak:
             raise InsecureSettingsError(
                 f"APP_ENV=production refuses default secrets: {', '.join(sorted(weak))}"
+                " (values from the repository are public; set fresh ones)"
             )
         return self
 
+    def _default_of(self, name: str) -> str | None:
+        """The settings' own default of the secret named `name` (env names map to fields)."""
+        field = type(self).model_fields.get(name.lower())
+        if field is None or field.default is None:
+            return None
+        default = field.default
+        return default.get_secret_value() if isinstance(default, SecretStr) else str(default)
+
+
+def _from_repository(value: str) -> bool:
+    text = value.strip().lower()
+    return text in PLACEHOLDER_SECRETS or text.startswith(REPOSITORY_PREFIXES)
+
 
 def _is_placeholder(value: str) -> bool:
-    return value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 16
+    return _from_repository(value) or len(value) < 16
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password if url else None
+    except ValueError:
+        return None

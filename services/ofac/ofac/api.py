@@ -149,6 +149,8 @@ async def reload_list(
 ) -> ReloadResponse:
     _require_admin(request, authorization)
     source = body.source if body else None
+    if source is not None:
+        _require_allowed_source(request, source)
     index, previous = await usecases.reload_list(_holder(request), source)
     return ReloadResponse(
         list_version=index.version,
@@ -158,6 +160,19 @@ async def reload_list(
         previous_version=previous,
         changed=previous != index.version,
     )
+
+
+def _require_allowed_source(request: Request, source: str) -> None:
+    """Only a configured place, and never plain HTTP: a reload cannot be pointed at a list
+    an attacker (or a typo) serves."""
+    if source.lower().startswith("http://"):
+        raise ProblemError(422, "LIST_SOURCE_INSECURE", "Lists are fetched over HTTPS only")
+    if source not in request.app.state.settings.reload_sources():
+        raise ProblemError(
+            422,
+            "LIST_SOURCE_NOT_CONFIGURED",
+            "Only a configured list source (OFAC_RELOAD_SOURCES) can be loaded",
+        )
 
 
 @router.get("/rescreens", tags=["lists"])

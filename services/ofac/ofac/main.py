@@ -13,9 +13,10 @@ from typing import Literal
 import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
+from paykit.config import InsecureSettingsError
 from paykit.http import ServiceClient
 from paykit.resources import open_resources
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from . import api, metrics, usecases
 from .clients import AccountClient, KycClient
@@ -59,6 +60,12 @@ class OfacSettings(ServiceSettings):
     ofac_download_timeout_s: float = 60.0
     ofac_file_bytes_max: int = 64 * 1024 * 1024
     ofac_admin_token: SecretStr = SecretStr("dev-only-secret-change-me")
+    # Production screens against OFAC_LIST_SOURCE; the bundled 2021 snapshot only with this
+    # explicit opt-in, logged at every start.
+    ofac_allow_bundled_list: bool = False
+    # Places besides the configured lists an admin reload may name (a mirror, a local copy);
+    # a reload never fetches a location that only the request body names.
+    ofac_reload_sources: list[str] = Field(default_factory=list)
     # The seed's internal blocklist of customer ids, kept blocked whatever their name.
     account_timeout_s: float = 2.0
     ofac_internal_blocklist: list[str] = Field(
@@ -75,6 +82,24 @@ class OfacSettings(ServiceSettings):
 
     def secrets_to_check(self) -> dict[str, str]:
         return {**super().secrets_to_check(), "OFAC_ADMIN_TOKEN": self.ofac_admin_token.get_secret_value()}
+
+    def reload_sources(self) -> frozenset[str]:
+        """What a reload may name: the configured lists' places and OFAC_RELOAD_SOURCES."""
+        return frozenset({spec.location for spec in self.list_specs()} | set(self.ofac_reload_sources))
+
+    @model_validator(mode="after")
+    def _lists_in_production(self) -> OfacSettings:
+        if not self.is_production:
+            return self
+        if not self.ofac_list_source and not self.ofac_allow_bundled_list:
+            raise InsecureSettingsError(
+                "APP_ENV=production needs OFAC_LIST_SOURCE (the bundled 2021 snapshot is out of date; "
+                "OFAC_ALLOW_BUNDLED_LIST=true uses it anyway)"
+            )
+        insecure = sorted(loc for loc in self.reload_sources() if loc.lower().startswith("http://"))
+        if insecure:
+            raise InsecureSettingsError(f"APP_ENV=production fetches lists over HTTPS only: {insecure}")
+        return self
 
 
 async def refresh_forever(holder: ListHolder, interval_s: float) -> None:
@@ -97,6 +122,8 @@ def create_app(
     """`list_transport` lets tests serve a list "URL" from memory; `account_transport` and
     `kyc_transport` put those services (id-only screenings, re-screening) behind the clients."""
     settings = settings or OfacSettings()
+    if settings.is_production and not settings.ofac_list_source:
+        log.warning("screening against the bundled 2021 sanctions snapshot (OFAC_ALLOW_BUNDLED_LIST=true)")
     limits = SourceLimits(
         settings.ofac_download_timeout_s, settings.ofac_file_bytes_max, settings.ofac_list_shrink_max
     )

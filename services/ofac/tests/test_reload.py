@@ -16,6 +16,13 @@ LIST_URL = "https://lists.example.test/exports"
 NORIEGA = {"customer_id": "cust_003", "name": "Manuel Antonio Noriega", "country": "PA"}
 
 
+@pytest.fixture
+def settings(settings: OfacSettings) -> OfacSettings:
+    """A reload names only places the operator configured; these tests use these."""
+    allowed = [LIST_URL, str(BUNDLED_LIST), "https://lists.example.test/missing", "/nonexistent/dir"]
+    return settings.model_copy(update={"ofac_reload_sources": allowed})
+
+
 def subset_server() -> httpx.MockTransport:
     """Serves the small watchman list as OFAC's export endpoint would."""
 
@@ -137,4 +144,39 @@ def test_production_refuses_the_placeholder_admin_token() -> None:
     strong = "a-real-secret-that-is-long-enough"
     with pytest.raises(ValueError, match="OFAC_ADMIN_TOKEN"):
         OfacSettings(app_env="production", jwt_secret=strong)
-    OfacSettings(app_env="production", jwt_secret=strong, ofac_admin_token=strong)
+    OfacSettings(app_env="production", jwt_secret=strong, ofac_admin_token=strong, ofac_list_source=LIST_URL)
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("https://attacker.example/exports", "LIST_SOURCE_NOT_CONFIGURED"),
+        ("/etc", "LIST_SOURCE_NOT_CONFIGURED"),
+        ("http://lists.example.test/exports", "LIST_SOURCE_INSECURE"),
+    ],
+)
+async def test_a_reload_takes_only_a_configured_https_source(
+    settings: OfacSettings, source: str, code: str
+) -> None:
+    configured = settings.model_copy(
+        update={"ofac_reload_sources": [*settings.ofac_reload_sources, "http://lists.example.test/exports"]}
+    )
+    async with running_app(create_app(configured, list_transport=subset_server())) as client:
+        version = (await client.get("/lists/current")).json()["list_version"]
+        response = await client.post("/admin/lists/reload", headers=AUTH, json={"source": source})
+        assert response.status_code == 422 and response.json()["code"] == code, response.text
+        assert (await client.get("/lists/current")).json()["list_version"] == version
+
+
+def test_production_needs_a_list_source_or_an_explicit_opt_in(caplog: pytest.LogCaptureFixture) -> None:
+    strong = "a-real-secret-that-is-long-enough"
+    with pytest.raises(ValueError, match="OFAC_LIST_SOURCE"):
+        OfacSettings(app_env="production", ofac_admin_token=strong)
+    with pytest.raises(ValueError, match="HTTPS"):
+        OfacSettings(
+            app_env="production", ofac_admin_token=strong, ofac_list_source="http://lists.example.test/x"
+        )
+    opted_in = OfacSettings(app_env="production", ofac_admin_token=strong, ofac_allow_bundled_list=True)
+    with caplog.at_level("WARNING"):
+        create_app(opted_in)
+    assert any("bundled" in r.getMessage() for r in caplog.records), "the opt-in is logged"
