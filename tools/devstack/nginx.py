@@ -1,5 +1,8 @@
 """nginx for the local fleet: two gateways behind one upstream, a request id on every
-request, TLS with a self-signed certificate made at first start, a body-size limit."""
+request, TLS with a self-signed certificate made at first start, a body-size limit. Like the
+compose edge (nginx/nginx.conf) it sends nosniff, Referrer-Policy, HSTS (over HTTPS),
+`Cache-Control: no-store` on token and payment answers, and keeps the services' internal
+routes inside; unlike it, plain HTTP on localhost is served, for the README's curl."""
 
 from __future__ import annotations
 
@@ -29,6 +32,15 @@ http {{
     proxy_send_timeout 35s;
     proxy_read_timeout 35s;
 
+    map $uri $edge_cache_control {{
+        ~^/(auth|payment|payments|accounts|operator|dev)(/|$) "no-store";
+        default "";
+    }}
+    map $https $edge_hsts {{
+        on "max-age=63072000; includeSubDomains";
+        default "";
+    }}
+
     upstream api_gateway {{
 {upstreams}
         keepalive 16;
@@ -40,6 +52,17 @@ http {{
         ssl_certificate_key {prefix}/tls/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
 
+        add_header X-Request-ID $request_id always;
+        add_header Strict-Transport-Security $edge_hsts always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Referrer-Policy no-referrer always;
+        add_header Cache-Control $edge_cache_control always;
+
+        location ~ ^/(docs|redoc|openapi\\.json|metrics|ready)(/|$) {{
+            default_type application/problem+json;
+            return 404 '{{"title":"Not Found","status":404,"code":"NOT_FOUND","detail":"Not found"}}';
+        }}
+
         location / {{
             proxy_pass http://api_gateway;
             proxy_http_version 1.1;
@@ -49,7 +72,6 @@ http {{
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-            add_header X-Request-ID $request_id always;
         }}
     }}
 }}
