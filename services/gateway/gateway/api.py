@@ -5,6 +5,7 @@ acts as the token's customer: a customer can only touch their own accounts and p
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import httpx
@@ -128,7 +129,7 @@ async def _payment_post(request: Request, who: Principal, path: str) -> Response
     upstream = await _upstream(request, "confirm").forward(
         "POST", path, customer_id=who.customer_id, json=body, idempotency_key=key
     )
-    return _relay(upstream, reply_key)
+    return _relay(upstream, reply_key, for_customer=True)
 
 
 @router.get("/payments/{payment_id}", summary="One of your payments (by payment id or transaction id)")
@@ -136,7 +137,7 @@ async def get_payment(payment_id: PaymentId, request: Request, who: PrincipalDep
     upstream = await _upstream(request, "confirm").forward(
         "GET", f"/payments/{payment_id}", customer_id=who.customer_id
     )
-    return _relay(upstream)
+    return _relay(upstream, for_customer=True)
 
 
 @router.get("/payments", summary="Your payments, newest first")
@@ -149,7 +150,7 @@ async def list_payments(
         customer_id=who.customer_id,
         params={"customer_id": who.customer_id, "limit": limit},
     )
-    return _relay(upstream)
+    return _relay(upstream, for_customer=True)
 
 
 def _require_operator(who: Principal) -> None:
@@ -259,14 +260,39 @@ def _check_amount(body: dict[str, Any]) -> None:
         raise ProblemError(422, exc.code, str(exc), field=field) from None
 
 
-def _relay(upstream: httpx.Response, reply_key: Any = None) -> Response:
+# What risk and sanctions screening found stays with operators (no tipping off): a customer
+# learns that a payment was declined or is under review (the decision, which the state shows
+# anyway), never why: no reasons, no score.
+CUSTOMER_HIDDEN_FIELDS = frozenset({"reasons", "risk_reasons", "risk_score", "factors"})
+
+
+def _relay(upstream: httpx.Response, reply_key: Any = None, *, for_customer: bool = False) -> Response:
     headers = passed_headers(upstream)
+    content = _without_internals(upstream) if for_customer else upstream.content
     if reply_key is None:
-        return Response(upstream.content, status_code=upstream.status_code, headers=headers)
+        return Response(content, status_code=upstream.status_code, headers=headers)
     headers["content-type"] = jwe.JOSE_MEDIA_TYPE
-    return Response(
-        jwe.encrypt_body(upstream.content, reply_key), status_code=upstream.status_code, headers=headers
-    )
+    return Response(jwe.encrypt_body(content, reply_key), status_code=upstream.status_code, headers=headers)
+
+
+def _without_internals(upstream: httpx.Response) -> bytes:
+    try:
+        body = upstream.json()
+    except ValueError:
+        return upstream.content
+    if not isinstance(body, dict):
+        return upstream.content
+    body = _redact(body)
+    if isinstance(body.get("payments"), list):
+        body["payments"] = [_redact(p) if isinstance(p, dict) else p for p in body["payments"]]
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _redact(body: dict[str, Any]) -> dict[str, Any]:
+    shown = {key: value for key, value in body.items() if key not in CUSTOMER_HIDDEN_FIELDS}
+    if isinstance(shown.get("risk"), dict):
+        shown["risk"] = {"decision": shown["risk"].get("decision")}
+    return shown
 
 
 # ---- development -----------------------------------------------------------------------------

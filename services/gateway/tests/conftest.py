@@ -28,9 +28,13 @@ class ConfirmRecorder:
 
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
+        # What confirm answers next (status, body), instead of the echo.
+        self.reply: tuple[int, dict[str, Any]] | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        if self.reply is not None:
+            return httpx.Response(self.reply[0], json=self.reply[1])
         body = json.loads(request.content or b"null")
         return httpx.Response(
             200, json={"status": "SUCCESS", "echo": body, "user": request.headers.get("x-user-id")}

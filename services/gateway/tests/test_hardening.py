@@ -103,3 +103,37 @@ async def test_successful_logins_do_not_lock_a_user_out(client: httpx.AsyncClien
         for _ in range(6)
     ]
     assert failures == [401] * 5 + [429]
+
+
+SANCTIONS_REASONS = [{"code": "PAYEE_SANCTIONS_HIT", "detail": "The payee matches a sanctions list (sdn)"}]
+
+
+async def test_a_customer_is_not_told_why_risk_declined(
+    client: httpx.AsyncClient, confirm: ConfirmRecorder
+) -> None:
+    auth = await _auth(client)
+    confirm.reply = (
+        422,
+        {"code": "PAYMENT_DECLINED", "state": "DECLINED", "detail": "declined", "reasons": SANCTIONS_REASONS},
+    )
+    declined = await client.post("/payment/confirm", json={**PAYMENT, "amount": "10.00"}, headers=auth)
+    assert declined.status_code == 422 and declined.json()["code"] == "PAYMENT_DECLINED"
+    assert "reasons" not in declined.json() and "SANCTIONS" not in declined.text
+    confirm.reply = (
+        200,
+        {"state": "DECLINED", "risk": {"decision": "DENY", "score": 100, "reasons": SANCTIONS_REASONS}},
+    )
+    shown = await client.get("/payments/txn_h1", headers=auth)
+    assert shown.status_code == 200 and shown.json()["state"] == "DECLINED"
+    assert shown.json()["risk"] == {"decision": "DENY"} and "SANCTIONS" not in shown.text
+    listed_reply = {"payments": [{"state": "DECLINED", "risk": {"reasons": SANCTIONS_REASONS}}]}
+    confirm.reply = (200, listed_reply)
+    listed = await client.get("/payments", headers=auth)
+    assert "SANCTIONS" not in listed.text and listed.json()["payments"][0]["state"] == "DECLINED"
+
+
+async def test_an_operator_sees_the_reasons(client: httpx.AsyncClient, confirm: ConfirmRecorder) -> None:
+    ops = {"Authorization": f"Bearer {(await login(client, 'ops'))['access_token']}"}
+    confirm.reply = (200, {"payments": [{"state": "UNDER_REVIEW", "risk": {"reasons": SANCTIONS_REASONS}}]})
+    queue = await client.get("/operator/payments/under-review", headers=ops)
+    assert queue.status_code == 200 and "PAYEE_SANCTIONS_HIT" in queue.text
