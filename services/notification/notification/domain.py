@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from paykit.money import MoneyError, format_minor, parse_amount_minor
+from paykit.money import Money, MoneyError, exponent, format_minor, parse_amount_minor
 
 ChannelName = Literal["sms", "email", "push"]
 REDACTED_CODE = "******"
@@ -101,6 +101,9 @@ def _amount(data: Mapping[str, Any]) -> str | None:
     return None
 
 
+PAYEE_CHARS_MAX = 64
+
+
 def _otp_text(data: Mapping[str, Any]) -> Text:
     code = data.get("otp")
     if code is None:  # the seed's confirm service sends no code
@@ -112,12 +115,32 @@ def _otp_text(data: Mapping[str, Any]) -> Text:
     if type(expires_in_s) is not int or expires_in_s <= 0:
         raise InvalidNotification("data.expires_in_s must be a positive integer")
     minutes = max(expires_in_s // 60, 1)
-    template = "Your payment verification code is {}. It expires in {} minutes. Never share it."
+    approves = _what_it_approves(data)
+    if approves is None:
+        template = "Your payment verification code is {}. It expires in {} minutes. Never share it."
+    else:
+        # PSD2 dynamic linking: the code is shown with the amount and payee it approves.
+        template = "Code {} approves " + approves.replace("{", "{{").replace("}", "}}")
+        template += ". It expires in {} minutes. Never share it."
     return Text(
         "Your verification code",
         template.format(code, minutes),
         template.format(REDACTED_CODE, minutes),
     )
+
+
+def _what_it_approves(data: Mapping[str, Any]) -> str | None:
+    """`5,500.00 USD to ACC002`, when the challenge names its amount and payee."""
+    minor, currency, payee = data.get("amount_minor"), data.get("currency", "USD"), data.get("payee")
+    if minor is None or payee is None:
+        return None
+    if type(minor) is not int or not isinstance(payee, str) or not 0 < len(payee) <= PAYEE_CHARS_MAX:
+        raise InvalidNotification("data.amount_minor and data.payee name what the code approves")
+    try:
+        amount = Money(minor, currency)
+    except (MoneyError, TypeError) as exc:
+        raise InvalidNotification(f"data amount: {exc}") from None
+    return f"{amount.to_decimal():,.{exponent(currency)}f} {currency} to {payee}"
 
 
 def render(kind: NotificationType, data: Mapping[str, Any]) -> Text:

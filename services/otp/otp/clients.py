@@ -6,18 +6,25 @@ from paykit.errors import ProblemError
 from paykit.http import ServiceCallError, ServiceClient
 from paykit.masking import Masked
 
+from .domain import Binding
+
 
 class NotificationClient(ServiceClient):
     """The notification service, for delivering codes (a ServiceClient named "notification")."""
 
-    async def send_otp(self, customer_id: str, transaction_id: str, code: Masked, expires_in_s: int) -> None:
-        """Deliver the code by SMS; raises ProblemError when it did not go out."""
-        body = {
-            "customer_id": customer_id,
-            "type": "OTP_REQUIRED",
-            "channels": ["sms"],
-            "data": {"otp": code.reveal(), "transaction_id": transaction_id, "expires_in_s": expires_in_s},
+    async def send_otp(self, binding: Binding, code: Masked, expires_in_s: int) -> None:
+        """Deliver the code by SMS, naming what it approves (amount, currency, payee: PSD2's
+        dynamic linking); raises ProblemError when it did not go out."""
+        data: dict[str, object] = {
+            "otp": code.reveal(),
+            "transaction_id": binding.transaction_id,
+            "expires_in_s": expires_in_s,
         }
+        if binding.amount_minor is not None:
+            data |= {"amount_minor": binding.amount_minor, "currency": binding.currency}
+        if binding.payee is not None:
+            data["payee"] = binding.payee
+        body = {"customer_id": binding.customer_id, "type": "OTP_REQUIRED", "channels": ["sms"], "data": data}
         try:
             response = await self.call("POST", "/send-notification", json=body)
         except ServiceCallError:

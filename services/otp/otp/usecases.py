@@ -110,7 +110,7 @@ async def generate_otp(
     )
     expires_in_s = math.ceil(policy.ttl_ms / 1000)
     try:
-        await notifications.send_otp(customer, transaction, code, expires_in_s)
+        await notifications.send_otp(binding, code, expires_in_s)
     except ProblemError:
         # Not delivered: nobody can know this code, so drop it and let the client retry now.
         await store.consume(redis, customer, transaction, challenge_id)

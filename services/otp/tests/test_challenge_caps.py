@@ -12,7 +12,7 @@ import pytest
 from otp.main import OtpSettings, create_app
 from paykit.testing import running_app
 
-from .conftest import Fleet
+from .conftest import PHONE, Fleet
 from .test_otp import generate, verify, wrong
 
 COOLDOWN_S = 0.05
@@ -76,3 +76,12 @@ async def test_burning_a_challenge_keeps_the_resend_cooldown(fleet: Fleet) -> No
     assert (await verify(fleet, burned))["reason"] == "OTP_LOCKED"
     again = await generate(fleet)
     assert again.status_code == 429 and again.json()["code"] == "OTP_RESEND_COOLDOWN", again.text
+
+
+async def test_the_code_names_what_it_approves(fleet: Fleet) -> None:
+    """PSD2 dynamic linking: the message says which amount to which payee the code approves."""
+    assert (await generate(fleet)).status_code == 201
+    response = await fleet.notification.get("/dev/inbox", params={"recipient": PHONE, "limit": 1})
+    [message] = response.json()["messages"]
+    code = await fleet.last_code()
+    assert f"Code {code} approves 7,500.00 USD to ACC002" in message["body"], message["body"]
