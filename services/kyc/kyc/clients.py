@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx
 from paykit.http import ServiceCallError, ServiceClient
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -30,9 +32,28 @@ class OfacClient(ServiceClient):
         # A POST without an idempotency key: one attempt, bounded by the timeout.
         super().__init__("ofac", base_url, timeout_s=timeout_s, transport=transport)
 
-    async def screen(self, customer_id: str, name: str, country: str) -> Screening:
-        """The screening of `name`; `available=False` when OFAC cannot answer (fail to review)."""
-        body = {"customer_id": customer_id, "name": name, "country": country}
+    async def screen(
+        self,
+        customer_id: str,
+        name: str,
+        country: str,
+        *,
+        date_of_birth: date | None = None,
+        document_number: str | None = None,
+    ) -> Screening:
+        """The screening of `name` with what else KYC knows (a person, their date of birth and
+        document): OFAC blocks on a name only with an agreeing identifier, and a conflicting
+        date of birth clears a namesake. `available=False` when OFAC cannot answer."""
+        body: dict[str, object] = {
+            "customer_id": customer_id,
+            "name": name,
+            "country": country,
+            "entity_type": "individual",
+        }
+        if date_of_birth is not None:
+            body["date_of_birth"] = date_of_birth.isoformat()
+        if document_number:
+            body["id_numbers"] = [document_number]
         try:
             response = await self.call("POST", "/check-sanctions", json=body)
         except ServiceCallError:

@@ -132,7 +132,13 @@ async def submit_verification(
         await _emit(conn, before, pending, actor="customer")
 
     # 2. Screen the name, outside any transaction.
-    screening = await ofac.screen(customer_id, body.full_name, body.country.upper())
+    screening = await ofac.screen(
+        customer_id,
+        body.full_name,
+        body.country.upper(),
+        date_of_birth=body.date_of_birth,
+        document_number=number,
+    )
 
     # 3. Conclude, unless a newer submission superseded this one meanwhile.
     outcome = decide(

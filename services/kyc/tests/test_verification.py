@@ -245,3 +245,14 @@ async def test_dev_seed_matches_the_contract(
         "cust_003": ("VERIFIED", 2),
     }
     assert got["cust_001"]["limits"]["per_payment"] == "100000.00"
+
+
+async def test_screening_uses_the_date_of_birth_kyc_collected(client: httpx.AsyncClient) -> None:
+    # "WEI, Zhang" is an alias of SDN 23647, born 16 Sep 1952: the same name and birth date
+    # is that person; the same name with another birth date is a namesake.
+    listed = body(full_name="Wei Zhang", date_of_birth="1952-09-16", country="CN")
+    record = (await client.post("/customers/cust_w1/verification", json=listed)).json()
+    assert (record["status"], record["reasons"]) == ("REJECTED", ["SANCTIONS_MATCH"])
+    namesake = body(full_name="Wei Zhang", country="CN")
+    record = (await client.post("/customers/cust_w2/verification", json=namesake)).json()
+    assert (record["status"], record["reasons"]) == ("VERIFIED", [])
