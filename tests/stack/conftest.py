@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tools.kafka.broker import KafkaBroker
@@ -33,3 +34,11 @@ def stack() -> Iterator[LocalStack]:
         finally:
             local.stop()
             shutil.rmtree(work_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def edge(stack: LocalStack) -> Iterator[httpx.Client]:
+    """A client of the stack's front door: nginx on 443, as the internet meets it. The
+    certificate is the self-signed one docker/nginx-selfsigned-cert.sh makes (for localhost)."""
+    with httpx.Client(base_url=stack.nginx_https, timeout=40, verify=False, trust_env=False) as client:  # noqa: S501
+        yield client

@@ -37,13 +37,6 @@ TRACE_SERVICES = {
 KAFKA_CONSUMERS = {"audit", "notification"}
 
 
-@pytest.fixture
-def edge(stack: LocalStack):
-    # Port 80 only redirects: the fleet is reached over HTTPS (a self-signed certificate).
-    with httpx.Client(base_url=stack.nginx_https, timeout=40, trust_env=False, verify=False) as client:  # noqa: S501
-        yield client
-
-
 def _tags(span: dict[str, Any]) -> dict[str, Any]:
     return {tag["key"]: tag["value"] for tag in span.get("tags", [])}
 

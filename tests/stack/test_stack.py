@@ -18,13 +18,6 @@ pytestmark = pytest.mark.integration
 POLL_TIMEOUT_S = 30
 
 
-@pytest.fixture
-def edge(stack: LocalStack):
-    # Port 80 only redirects: the fleet is reached over HTTPS (a self-signed certificate).
-    with httpx.Client(base_url=stack.nginx_https, timeout=40, trust_env=False, verify=False) as client:  # noqa: S501
-        yield client
-
-
 def _instances_answering(edge: httpx.Client, tries: int) -> list[str]:
     answers = []
     for _ in range(tries):
@@ -43,6 +36,11 @@ def test_every_compose_service_runs_in_production_and_is_ready(stack: LocalStack
             ready = client.get(f"http://{stack.address(name)}:{env['PORT']}/ready")
             assert ready.status_code == 200, f"{name}: {ready.text}"
     assert stack.running()["load-balancer"].poll() is None
+
+
+def test_nginx_health_answers_on_port_80_for_the_container_health_check(stack: LocalStack) -> None:
+    response = httpx.get(f"{stack.nginx_http}/nginx-health", timeout=5, trust_env=False)
+    assert response.status_code == 200 and response.json()["service"] == "load-balancer"
 
 
 def test_ofac_fetched_the_list_from_the_compose_url_at_start(stack: LocalStack) -> None:
