@@ -48,7 +48,13 @@ def docker_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(docker_available: bool) -> Iterator[str]:
+def kafka_process() -> dict[str, KafkaBroker]:
+    """The broker this session started (empty when given or in a container): the fault suite kills it."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(docker_available: bool, kafka_process: dict[str, KafkaBroker]) -> Iterator[str]:
     given = os.environ.get("KAFKA_BROKERS")
     if given:
         yield given
@@ -60,6 +66,7 @@ def kafka_bootstrap(docker_available: bool) -> Iterator[str]:
             yield kafka.get_bootstrap_server()
         return
     with KafkaBroker() as broker:
+        kafka_process["broker"] = broker
         yield broker.bootstrap
 
 

@@ -38,7 +38,15 @@ SERVICE_URLS = {
 
 
 @pytest.fixture(scope="session")
-def fleet_url(kafka_bootstrap: str, fleet_datastores: dict[str, str]) -> Iterator[str]:
+def fleet_process() -> dict[str, Fleet]:
+    """The Fleet the session started (empty with FLEET_URL): the fault suite kills its processes."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def fleet_url(
+    kafka_bootstrap: str, fleet_datastores: dict[str, str], fleet_process: dict[str, Fleet]
+) -> Iterator[str]:
     given = os.environ.get("FLEET_URL")
     if given:
         yield given.rstrip("/")
@@ -62,11 +70,18 @@ def fleet_url(kafka_bootstrap: str, fleet_datastores: dict[str, str]) -> Iterato
             "RATE_LIMIT_LOGIN_USER": "1000/minute",
             "RATE_LIMIT_IP": "5000/minute",
             "EVENTS_POLL_INTERVAL_MS": "100",
+            # The fault suite checks reconciliation right after its payments settle.
+            "RECONCILIATION_GRACE_S": "1",
+            "RECONCILIATION_INTERVAL_S": "5",
+            # A killed confirm's lease runs out in 5 s (live work renews it), so the resolver
+            # finishes its payment without a 30 s wait.
+            "PAYMENT_LEASE_S": "5",
         },
         # Roomy enough for the other tests' concurrency (20 at once), and test_overload's
         # burst is still well past it.
         service_env={"gateway": {"IN_FLIGHT_MAX": "12", "ADMISSION_QUEUE_MAX": "16"}},
     )
+    fleet_process["fleet"] = fleet
     try:
         yield fleet.start()
     finally:

@@ -80,6 +80,7 @@ class Fleet:
     postgres_given: bool = False
     redis_url: str = ""  # likewise
     gateway_url: str = ""
+    embedded_redis: object = None  # the fault suite kills and restarts it
 
     # ---- start -------------------------------------------------------------------------
     def start(self) -> str:
@@ -128,6 +129,7 @@ class Fleet:
             port = 6379 if not port_open("127.0.0.1", 6379) else None
             redis = EmbeddedRedis(self.data_dir / "redis", port, keep=self.keep_data)
             self._stoppers.append(redis)
+            self.embedded_redis = redis
             self.redis_url = redis.url
 
     def _bootstrap_database(self) -> None:
@@ -171,7 +173,7 @@ class Fleet:
         env.update(self.service_env.get(spec.name, {}))
         return env
 
-    def _start_service(self, spec: ServiceSpec) -> None:
+    def _start_service(self, spec: ServiceSpec, env: dict[str, str] | None = None) -> None:
         label = spec.instance or spec.name
         cmd = [
             sys.executable,
@@ -191,15 +193,41 @@ class Fleet:
         with open(self.data_dir / "logs" / f"{label}.log", "ab") as out:
             self._processes[label] = subprocess.Popen(
                 cmd,
-                env=self._service_env(spec),
+                env={**self._service_env(spec), **(env or {})},
                 cwd=REPO,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the runner, which stops children in order
             )
 
-    def _wait_healthy(self) -> None:
-        pending = {label: f"http://127.0.0.1:{self._port_of(label)}/ready" for label in self._processes}
+    # ---- faults (the fault suite) --------------------------------------------------------
+    def kill(self, label: str) -> None:
+        """kill -9 of one service: no shutdown, no flushing, no goodbye."""
+        process = self._processes[label]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(STOP_TIMEOUT_S)
+
+    def wait_exit(self, label: str, timeout_s: float) -> int | None:
+        """The exit code once the service died on its own (a failpoint), or None."""
+        try:
+            return self._processes[label].wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def restart(self, label: str, env: dict[str, str] | None = None) -> None:
+        """Start the service again (after a kill), with extra environment, and wait until ready."""
+        if self._processes[label].poll() is None:
+            self.kill(label)
+        spec = next(s for s in SERVICES if s.name == label)
+        self._start_service(spec, env)
+        self._wait_healthy([label])
+
+    def _wait_healthy(self, labels: list[str] | None = None) -> None:
+        pending = {
+            label: f"http://127.0.0.1:{self._port_of(label)}/ready"
+            for label in (labels if labels is not None else list(self._processes))
+        }
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         with httpx.Client(timeout=2) as client:
             while pending:

@@ -167,6 +167,22 @@ class KafkaBroker:
             time.sleep(0.5)
         raise RuntimeError(f"kafka did not become ready in {START_TIMEOUT_S}s")
 
+    def kill(self) -> None:
+        """kill -9 of the broker (the fault suite); its data stays for `restart`."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(STOP_TIMEOUT_S)
+
+    def restart(self) -> None:
+        """Start the killed broker again on its data and ports (no new cluster)."""
+        self.kill()
+        props = self.data_dir / "server.properties"
+        with (self.data_dir / "broker.log").open("ab") as log_file:
+            self._process = subprocess.Popen(
+                self._java(KAFKA_MAIN, str(props)), stdout=log_file, stderr=subprocess.STDOUT
+            )
+        self._wait_ready()
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:

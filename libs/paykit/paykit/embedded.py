@@ -71,15 +71,29 @@ class EmbeddedRedis:
             "--daemonize",
             "no",
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self._args = args
+        self._start()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._data_dir = data_dir
+        self._keep = keep
+
+    def _start(self) -> None:
+        self._process = subprocess.Popen(self._args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not port_open("127.0.0.1", self.port):
             if self._process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"embedded redis did not start on port {self.port}")
             time.sleep(0.05)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._data_dir = data_dir
-        self._keep = keep
+
+    def kill(self) -> None:
+        """kill -9 (the fault suite); `restart` brings it back on the same port."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(10)
+
+    def restart(self) -> None:
+        self.kill()
+        self._start()
 
     def stop(self) -> None:
         if self._process.poll() is None:

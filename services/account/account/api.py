@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import asyncpg
 from fastapi import APIRouter, Body, Path, Query, Request
 from paykit import MoneyError, ProblemError, format_minor, parse_amount_minor
+from paykit.failpoints import failpoint
 
 from . import reconciliation, usecases
 from .domain import FAILED, HoldRequest
@@ -128,6 +129,7 @@ async def place_hold(body: HoldIn, request: Request) -> HoldOut:
         expires_in_s=_expires_in_s(request, body.expires_in_s),
     )
     result = await usecases.place_hold(_pool(request), hold_request)
+    failpoint("hold_committed")  # the hold is committed; its caller never hears of it
     out = HoldOut.of(result.hold)
     if result.hold.status == FAILED:
         raise _failed(out)

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 from opentelemetry import propagate, trace
 from paykit.errors import ProblemError
+from paykit.failpoints import failpoint
 from paykit.http import ServiceCallError, ServiceUnavailable
 from paykit.telemetry import current_traceparent
 from prometheus_client import Counter
@@ -93,8 +94,11 @@ async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
         created = await store.insert_payment(conn, new_payment_id(), terms, current_traceparent())
         if created is not None:
             await emit_state_change(conn, created, None)
-            PAYMENTS.labels(created.state.value).inc()
-            return created, True
+    if created is not None:
+        failpoint("after_create")
+        PAYMENTS.labels(created.state.value).inc()
+        return created, True
+    async with deps.pool.acquire() as conn:
         raced = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
     assert raced is not None  # the insert conflicted, so the row exists
     _require_same_terms(raced, terms)
@@ -178,6 +182,7 @@ async def _assess(deps: Deps, payment: Payment) -> Answer:
     if target is None:
         async with deps.pool.acquire() as conn:
             await store.record_risk(conn, payment.payment_id, risk.decision.value, risk.score, risk.reasons)
+        failpoint("after_risk")
         return await execute(deps, payment)
     if target is State.DECLINED:
         risk_fields["failure_code"] = "RISK_DECLINED"
@@ -278,6 +283,7 @@ async def execute(deps: Deps, payment: Payment) -> Answer:
     # Held and on its way to the bank in one transaction: nothing happens in between, so a
     # crash leaves PROCESSING for the resolver as it would have a moment later.
     held = await _move(deps, payment, State.FUNDS_HELD, State.PROCESSING)
+    failpoint("after_hold")
     # A hold that was short (it waited on a person) or replayed from an earlier attempt is
     # lengthened to the bank's window before the bank is asked; a fresh long hold is not.
     fresh_long = held_funds.expires_at > datetime.now(UTC) + timedelta(seconds=ttl_s - 60)
@@ -361,6 +367,7 @@ async def settle(
         except ServiceCallError as exc:
             log.warning("bank outcome unknown for %s: %s", payment.payment_id, exc)
             return payment
+        failpoint("after_bank")
         bank_status = transfer.status
         async with deps.pool.acquire() as conn:
             await store.set_bank_status(conn, payment.payment_id, transfer.status, transfer.reference_number)
@@ -377,6 +384,7 @@ async def settle(
         if bank_status == "COMPLETED":
             try:
                 await deps.account.capture(payment.payment_id)
+                failpoint("after_capture")
             except ProblemError as gone:
                 # The bank paid and our hold is gone: a break only an operator can mend
                 # (reconciliation reports it as MISSING_IN_LEDGER). Loud, and never retried blindly.
