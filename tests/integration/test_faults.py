@@ -49,6 +49,7 @@ class Scenario:
     gateway: httpx.Client
     services: dict[str, httpx.Client]
     payments: list[Tracked] = field(default_factory=list)
+    shed: int = 0
 
     def pay(
         self, auth: dict[str, str], amount: str = "1.00", *, body: dict[str, Any] | None = None
@@ -61,6 +62,8 @@ class Scenario:
         acknowledged = response is not None and response.status_code in (200, 202)
         answer = "no answer" if response is None else f"{response.status_code} {response.text[:160]}"
         self.payments.append(Tracked(body, auth, acknowledged, answer))
+        if response is not None and response.status_code in (429, 503) and "retry-after" in response.headers:
+            self.shed += 1  # the fleet's designed answer to overload: retry later, nothing done
         return response
 
 
@@ -329,5 +332,7 @@ def test_two_way_concurrent_payments_with_reconciliation_running(scenario: Scena
     finally:
         stop.set()
         reconciler.join(10)
+    # Zero deadlocks, zero statement timeouts: every payment is answered (or, at most, shed
+    # with Retry-After by admission control, which is not an error of the money path).
     refused = [t.answer for t in scenario.payments if not t.acknowledged]
-    assert refused == [], refused
+    assert len(refused) == scenario.shed, refused
