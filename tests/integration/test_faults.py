@@ -49,7 +49,6 @@ class Scenario:
     gateway: httpx.Client
     services: dict[str, httpx.Client]
     payments: list[Tracked] = field(default_factory=list)
-    shed: int = 0
 
     def pay(
         self, auth: dict[str, str], amount: str = "1.00", *, body: dict[str, Any] | None = None
@@ -62,8 +61,6 @@ class Scenario:
         acknowledged = response is not None and response.status_code in (200, 202)
         answer = "no answer" if response is None else f"{response.status_code} {response.text[:160]}"
         self.payments.append(Tracked(body, auth, acknowledged, answer))
-        if response is not None and response.status_code in (429, 503) and "retry-after" in response.headers:
-            self.shed += 1  # the fleet's designed answer to overload: retry later, nothing done
         return response
 
 
@@ -138,11 +135,12 @@ def _books_balanced_and_reconciled(services: dict[str, httpx.Client], deadline: 
     """No break (a ledger integrity problem is one: unbalanced entry, negative available)."""
     time.sleep(1.2)  # past the fleet's reconciliation grace window
     while True:
+        # 503: a side could not be read yet (a restarted service's circuit is still open).
         report = services["account"].post("/reconciliation/run")
-        assert report.status_code == 200, report.text
-        if report.json()["open_breaks"] == 0:
+        assert report.status_code in (200, 503), report.text
+        if report.status_code == 200 and report.json()["open_breaks"] == 0:
             break
-        assert time.monotonic() < deadline, report.json()["breaks"]
+        assert time.monotonic() < deadline, report.text
         time.sleep(1)
     verify = services["audit"].get("/audit/verify").json()
     assert verify["valid"], verify
@@ -307,7 +305,25 @@ def test_kafka_broker_killed_and_restarted(kafka_process: dict[str, Any], scenar
 # ---- two-way concurrent payments with reconciliation running -----------------------------
 
 
-def test_two_way_concurrent_payments_with_reconciliation_running(scenario: Scenario) -> None:
+def _deadlocks(fleet: Fleet) -> int:
+    import psycopg
+
+    with psycopg.connect(fleet.postgres_url, autocommit=True, connect_timeout=10) as admin:
+        row = admin.execute("SELECT coalesce(sum(deadlocks), 0) FROM pg_stat_database").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _statement_timeouts(fleet: Fleet) -> int:
+    logs = fleet.data_dir / "logs"
+    return sum(
+        (logs / f"{name}.log").read_text(errors="replace").count("statement timeout")
+        for name in ("account", "confirm")
+        if (logs / f"{name}.log").exists()
+    )
+
+
+def test_two_way_concurrent_payments_with_reconciliation_running(fleet: Fleet, scenario: Scenario) -> None:
+    deadlocks_before, timeouts_before = _deadlocks(fleet), _statement_timeouts(fleet)
     demo = login(scenario.gateway, "demo")
     jane = login(scenario.gateway, "jane")
     stop = threading.Event()
@@ -332,7 +348,9 @@ def test_two_way_concurrent_payments_with_reconciliation_running(scenario: Scena
     finally:
         stop.set()
         reconciler.join(10)
-    # Zero deadlocks, zero statement timeouts: every payment is answered (or, at most, shed
-    # with Retry-After by admission control, which is not an error of the money path).
+    assert _deadlocks(fleet) == deadlocks_before, "Postgres reported a deadlock"
+    assert _statement_timeouts(fleet) == timeouts_before, "a statement timed out"
+    # Every payment is answered; the only refusals allowed are "retry later" ones (shedding,
+    # or Jane's step-up code not sent under load) that moved nothing. Never a 500.
     refused = [t.answer for t in scenario.payments if not t.acknowledged]
-    assert len(refused) == scenario.shed, refused
+    assert all(a[:3] in ("429", "503") for a in refused), refused
