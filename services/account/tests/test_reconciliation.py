@@ -247,3 +247,26 @@ async def test_payment_states_are_compared_with_the_bank(world: World) -> None:
         await other.pay("pay-mis", "ACC002", "ACC001", 500, 500)
         found = await other.reconcile(now=datetime.now(UTC) + timedelta(seconds=1))
     assert found == [("PAYMENT_STATE_MISMATCH", "pay-mis"), ("PAYMENT_WITHOUT_TRANSFER", "pay-ghost")]
+
+
+async def test_a_capture_the_bank_rejected_and_a_broken_ledger_are_breaks(world: World) -> None:
+    """The two kinds the injected-break test does not make: STATUS_MISMATCH, LEDGER_INTEGRITY."""
+    assert (await world.bank.post("/admin/faults", json={"mode": "decline", "count": 1})).status_code in (
+        200,
+        201,
+    )
+    answer = await world.bank.post(
+        "/process-transfer",
+        json={"reference": "rej-1", "from_account": "ACC001", "to_account": "ACC002", "amount_minor": 900},
+    )
+    assert answer.json()["status"] == "REJECTED", answer.text
+    assert (await world.ledger.hold("rej-1", "ACC001", "ACC002", 900)).status_code == 201
+    assert (await world.ledger.client.post("/holds/rej-1/capture")).status_code == 200
+    # Someone edits a cached balance behind the journal's back.
+    await world.ledger.pool.execute(
+        "UPDATE accounts SET balance_minor = balance_minor + 1 WHERE account_number = 'ACC003'"
+    )
+    found = await world.reconcile(now=datetime.now(UTC) + timedelta(seconds=1))
+    assert found is not None
+    assert ("STATUS_MISMATCH", "rej-1") in found
+    assert any(kind == "LEDGER_INTEGRITY" for kind, _ in found), found
