@@ -3,7 +3,8 @@ fault suite (tests/integration/test_faults.py). `PAYKIT_FAILPOINT=after_hold` ma
 process SIGKILL itself the first time it reaches `failpoint("after_hold")`: the same as a
 `kill -9` at exactly that step, which a test cannot time from outside.
 
-Never active with APP_ENV=production; a no-op when the variable is unset.
+Active only with APP_ENV=development or test (an unset APP_ENV is production); a no-op when
+the variable is unset.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ ENV = "PAYKIT_FAILPOINT"
 
 
 def failpoint(name: str) -> None:
-    if os.environ.get(ENV) != name or os.environ.get("APP_ENV") == "production":
+    if os.environ.get(ENV) != name or os.environ.get("APP_ENV") not in ("development", "test"):
         return
     log.warning("failpoint %s reached: killing this process (SIGKILL)", name)
     for handler in logging.getLogger().handlers:
