@@ -348,7 +348,10 @@ def test_two_way_concurrent_payments_with_reconciliation_running(fleet: Fleet, s
     finally:
         stop.set()
         reconciler.join(10)
-    assert _deadlocks(fleet) == deadlocks_before, "Postgres reported a deadlock"
+    if _deadlocks(fleet) != deadlocks_before:
+        logs = fleet.data_dir / "logs"
+        where = [f.name for f in logs.glob("*.log") if "deadlock detected" in f.read_text(errors="replace")]
+        raise AssertionError(f"Postgres reported a deadlock; logged by {where}")
     assert _statement_timeouts(fleet) == timeouts_before, "a statement timed out"
     # Every payment is answered; the only refusals allowed are "retry later" ones (shedding,
     # or Jane's step-up code not sent under load) that moved nothing. Never a 500.

@@ -90,6 +90,7 @@ async def run_reconciliation(
         return None
     settled, _ = split_at_cutoff(read.transfers, cutoff)
     async with pool.acquire() as conn, conn.transaction():
+        await store.lock_reconciliation(conn)
         await store.save_run(conn, started, breaks, cutoff=cutoff, transfers_read=len(read.transfers))
         await store.replace_open_items(conn, checked, [b for b in breaks if b.reference])
         last_id = settled[-1].id if settled else cursor

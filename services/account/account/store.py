@@ -295,6 +295,12 @@ async def open_items(conn: Conn, limit: int) -> list[str]:
     return [r["reference"] for r in rows]
 
 
+async def lock_reconciliation(conn: Conn) -> None:
+    """Runs (the background loop, POST /reconciliation/run) save one at a time: each takes
+    the cursor row first, so two never lock open items in opposite orders."""
+    await conn.execute("SELECT 1 FROM reconciliation_cursor FOR UPDATE")
+
+
 async def replace_open_items(conn: Conn, checked: Sequence[str], still_open: Sequence[Break]) -> None:
     """The references re-checked this run are closed unless a break about them remains."""
     await conn.execute(
@@ -303,7 +309,7 @@ async def replace_open_items(conn: Conn, checked: Sequence[str], still_open: Seq
     await conn.executemany(
         """INSERT INTO reconciliation_open_items (reference, kind) VALUES ($1, $2)
            ON CONFLICT (reference) DO UPDATE SET kind = EXCLUDED.kind""",
-        [(b.reference, b.kind) for b in still_open if b.reference],
+        sorted({(b.reference, b.kind) for b in still_open if b.reference}),
     )
 
 
