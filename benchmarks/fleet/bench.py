@@ -85,7 +85,7 @@ def ladder(load: Load, start: float, label: str, hot: seed.Payer | None = None) 
         elif len(steps) > 1 and steps[-2].sustained():
             break  # went up past capacity
         else:
-            rate = round(rate / 2, 1)
+            rate = round(rate / STEP_FACTOR, 1)
     return steps
 
 
