@@ -168,12 +168,15 @@ async def insert_pending_hold(conn: Conn, request: HoldRequest, expires_at: date
 
 async def lock_accounts(conn: Conn, account_numbers: Sequence[str]) -> None:
     """Row locks on the accounts a transaction will move, always in account-number order:
-    every money-moving transaction takes them this way first, so none waits in a cycle."""
+    every money-moving transaction takes them this way first, so none waits in a cycle.
+    NO KEY UPDATE, the lock an UPDATE of the balance takes anyway: FOR UPDATE would also
+    block the KEY SHARE locks that foreign-key checks take (a hold or posting inserted for
+    the account), which hold placement takes in payer-then-payee order: a cycle."""
     numbers = sorted(set(account_numbers))
     if numbers:
         await conn.execute(
             """SELECT 1 FROM accounts WHERE account_number = ANY($1::text[])
-                ORDER BY account_number FOR UPDATE""",
+                ORDER BY account_number FOR NO KEY UPDATE""",
             numbers,
         )
 

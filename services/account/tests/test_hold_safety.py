@@ -120,3 +120,24 @@ async def test_opposite_direction_captures_never_deadlock(ledger: Ledger) -> Non
     assert failed == [], f"{len(failed)} of {2 * pairs} captures failed: {failed[:3]}"
     assert (await ledger.account("DA"))["balance_minor"] == 1_000_000
     await ledger.assert_consistent()
+
+
+async def test_captures_and_new_holds_in_both_directions_never_deadlock(ledger: Ledger) -> None:
+    """A hold's foreign-key checks take KEY SHARE locks on payer then payee; a capture's
+    account locks must not conflict with them, or opposite directions wait in a cycle."""
+    await ledger.open("MA", 1_000_000)
+    await ledger.open("MB", 1_000_000)
+    pairs = 15
+    for i in range(pairs):
+        assert (await ledger.hold(f"mab-{i}", "MA", "MB", 100)).status_code == 201
+        assert (await ledger.hold(f"mba-{i}", "MB", "MA", 100)).status_code == 201
+    calls = []
+    for i in range(pairs):
+        calls.append(ledger.client.post(f"/holds/mab-{i}/capture", json={}))
+        calls.append(ledger.hold(f"nba-{i}", "MB", "MA", 100))
+        calls.append(ledger.client.post(f"/holds/mba-{i}/capture", json={}))
+        calls.append(ledger.hold(f"nab-{i}", "MA", "MB", 100))
+    answers = await asyncio.gather(*calls)
+    failed = [(r.status_code, r.text[:120]) for r in answers if r.status_code not in (200, 201)]
+    assert failed == [], f"{len(failed)} of {len(calls)} calls failed: {failed[:3]}"
+    await ledger.assert_consistent()

@@ -270,3 +270,17 @@ async def test_a_capture_the_bank_rejected_and_a_broken_ledger_are_breaks(world:
     assert found is not None
     assert ("STATUS_MISMATCH", "rej-1") in found
     assert any(kind == "LEDGER_INTEGRITY" for kind, _ in found), found
+
+
+async def test_concurrent_runs_never_deadlock_on_open_breaks(world: World) -> None:
+    """The background loop and POST /reconciliation/run may overlap; both keep open breaks."""
+    for i in range(6):
+        await world.pay(f"open-{i}", "ACC001", "ACC002", None, 100 + i)  # bank only: open breaks
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert await world.reconcile(now=later)
+    results = await asyncio.gather(
+        *(world.reconcile(now=later + timedelta(seconds=i)) for i in range(12)), return_exceptions=True
+    )
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert failed == [], failed
+    assert all(r and len([k for k, _ in r if k == "MISSING_IN_LEDGER"]) == 6 for r in results)
