@@ -6,7 +6,9 @@ again on every payment was most of risk's round trips. Each cache is bounded (en
 expiring (seconds); only usable answers are kept (a failed call is asked again next time).
 Screenings are also tied to the sanctions list version: the first answer that names a new
 version empties the screening cache, so a list reload is never hidden behind it for longer
-than one expiry.
+than one expiry. That expiry is still too long for a newly listed or KYC-held customer (they
+could pay or be paid until it passed), so the KYC and screening caches are off by default
+(risk/main.py); only the customer details cache is on.
 """
 
 from __future__ import annotations
@@ -50,16 +52,16 @@ class Caches:
     list_version: str | None = None
 
     @classmethod
-    def build(cls, entries_max: int, lookup_ttl_s: float, screening_ttl_s: float) -> Caches:
+    def build(cls, entries_max: int, lookup_ttl_s: float, kyc_ttl_s: float, screening_ttl_s: float) -> Caches:
         return cls(
             customers=AnswerCache(entries_max, lookup_ttl_s),
-            kyc=AnswerCache(entries_max, lookup_ttl_s),
+            kyc=AnswerCache(entries_max, kyc_ttl_s),
             sanctions=AnswerCache(entries_max, screening_ttl_s),
         )
 
     @classmethod
     def disabled(cls) -> Caches:
-        return cls.build(0, 0, 0)
+        return cls.build(0, 0, 0, 0)
 
     def saw_list_version(self, version: str | None) -> None:
         if version is not None and version != self.list_version:

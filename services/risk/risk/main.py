@@ -39,12 +39,17 @@ class RiskSettings(ServiceSettings):
     dependency_retries_max: int = 1
     dependency_breaker_threshold: int = 5
     dependency_breaker_ttl_s: float = 15.0
-    # Answers kept between payments (risk/cache.py): customer details and KYC tier for
-    # `lookup_cache_ttl_s`, a screening for `screening_cache_ttl_s` and only while the
-    # sanctions list version is unchanged; 0 turns a cache off.
+    # Answers kept between payments (risk/cache.py): customer details (name, country) for
+    # `lookup_cache_ttl_s`, KYC status and limits for `kyc_cache_ttl_s`, a screening for
+    # `screening_cache_ttl_s` and only while the sanctions list version is unchanged; 0 turns
+    # a cache off. KYC and screening are off by default: nothing tells risk when a list reload
+    # lists a customer or KYC holds them, so a kept answer would let that customer pay or be
+    # paid until it expired. Correctness over throughput; turn them on only where a payment
+    # during that window is acceptable.
     cache_entries_max: int = 10_000
     lookup_cache_ttl_s: float = 30.0
-    screening_cache_ttl_s: float = 30.0
+    kyc_cache_ttl_s: float = 0.0
+    screening_cache_ttl_s: float = 0.0
 
 
 def build_clients(
@@ -96,7 +101,10 @@ def create_app(
                 clients,
                 settings.checks_deadline_ms / 1000,
                 Caches.build(
-                    settings.cache_entries_max, settings.lookup_cache_ttl_s, settings.screening_cache_ttl_s
+                    settings.cache_entries_max,
+                    settings.lookup_cache_ttl_s,
+                    settings.kyc_cache_ttl_s,
+                    settings.screening_cache_ttl_s,
                 ),
             )
             try:

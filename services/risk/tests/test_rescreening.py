@@ -60,7 +60,16 @@ class Fleet:
 
 
 @pytest.fixture
-async def fleet(database_factory: DatabaseFactory, risk_settings: RiskSettings) -> AsyncIterator[Fleet]:
+def risk_caches() -> str:
+    """ "off": risk's answer caches disabled; "default": as the service ships (a test overrides
+    this fixture by parametrizing it)."""
+    return "off"
+
+
+@pytest.fixture
+async def fleet(
+    database_factory: DatabaseFactory, risk_settings: RiskSettings, risk_caches: str
+) -> AsyncIterator[Fleet]:
     account_db = database_factory.create("account", ACCOUNT_MIGRATIONS)
     kyc_db = database_factory.create("kyc", KYC_MIGRATIONS)
     account_app = create_account_app(
@@ -103,10 +112,13 @@ async def fleet(database_factory: DatabaseFactory, risk_settings: RiskSettings) 
                 "ofac": httpx.ASGITransport(app=ofac_app),
                 "kyc": httpx.ASGITransport(app=kyc_app),
             }
-            # Risk's answer caches (30 s by default) would hide the change for that long; the
-            # test is about what re-screening does, so they are off here.
-            uncached = risk_settings.model_copy(update={"lookup_cache_ttl_s": 0, "screening_cache_ttl_s": 0})
-            async with running_app(create_app(uncached, transports=transports)) as risk:
+            # Most tests here are about what re-screening does, so risk's caches are off; one
+            # runs with the shipped defaults (no cache may hide a new listing).
+            if risk_caches == "off":
+                risk_settings = risk_settings.model_copy(
+                    update={"lookup_cache_ttl_s": 0, "kyc_cache_ttl_s": 0, "screening_cache_ttl_s": 0}
+                )
+            async with running_app(create_app(risk_settings, transports=transports)) as risk:
                 yield Fleet(ofac_app, kyc, risk, kyc_db, lists)
     finally:
         database_factory.drop(account_db)
@@ -171,3 +183,19 @@ async def test_a_reviewer_decision_lifts_the_kyc_hold(fleet: Fleet) -> None:
     assert (status["status"], status["reasons"]) == ("VERIFIED", ["APPROVED_BY_REVIEWER"])
     after = await assess(fleet, "TXN_RESCREEN_4", "cust_777")
     assert "KYC_SANCTIONS_REVIEW" not in [r["code"] for r in after["reasons"]]
+
+
+@pytest.mark.parametrize("risk_caches", ["default"])
+async def test_with_the_default_caches_a_payment_right_after_a_listing_is_denied(fleet: Fleet) -> None:
+    # Payments just before the update: the payer's and the payee's answers are fresh in risk.
+    before = await assess(fleet, "TXN_RESCREEN_C1", "cust_777")
+    assert before["decision"] in ("ALLOW", "CHALLENGE"), before
+
+    fleet.lists.extra = NEWLY_LISTED
+    assert await fleet.ofac.state.lists.refresh() == {"OFAC_SDN": None}
+
+    after = await assess(fleet, "TXN_RESCREEN_C2", "cust_777")
+    assert after["decision"] == "DENY", after
+    codes = [r["code"] for r in after["reasons"]]
+    assert "KYC_SANCTIONS_REVIEW" in codes
+    assert "SANCTIONS_HIT" in codes, codes
