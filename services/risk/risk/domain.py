@@ -104,9 +104,12 @@ def evaluate(
     kyc: Kyc,
     history: History,
     payee: tuple[Screening, ...] = (),
+    payee_kyc: Kyc | None = None,
 ) -> Evaluation:
     """`payee`: one screening per thing that names the payee (the payee account's owner, a
-    payee name); each is judged by the payer's rules, its reasons prefixed PAYEE_."""
+    payee name); each is judged by the payer's rules, its reasons prefixed PAYEE_.
+    `payee_kyc`: the payee account owner's KYC; only its sanctions hold counts (a payee need
+    not be verified to be paid)."""
     if amount.currency not in rules.currencies:
         raise ValueError(f"rules {rules.version} cannot assess {amount.currency}")
     if history.other_transactions < 0 or history.daily_total_minor < 0:
@@ -117,6 +120,10 @@ def evaluate(
         _screening_rules(tally, one, party="payee")
     if kyc.sanctions_hold:
         tally.require("KYC_SANCTIONS_REVIEW", "A sanctions hit on the customer waits for a KYC reviewer")
+    if payee_kyc is not None and payee_kyc.sanctions_hold:
+        tally.require(
+            "KYC_SANCTIONS_REVIEW", "A sanctions hit on the payee waits for a KYC reviewer", party="payee"
+        )
     _kyc_limit_rules(tally, amount, kyc, history, rules.window_h)
     _score_rules(tally, amount, kyc, history)
     by_score = Decision.CHALLENGE if tally.score >= rules.score.challenge_min else Decision.ALLOW

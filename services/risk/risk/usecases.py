@@ -61,7 +61,7 @@ class PaymentToAssess:
 
 async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + service.checks_deadline_s
-    screening, payee, kyc = await asyncio.gather(
+    screening, (payee, payee_kyc), kyc = await asyncio.gather(
         _screen(service.clients, service.caches, payment.customer_id, deadline),
         _screen_payee(service.clients, service.caches, payment.to_account, payment.payee_name, deadline),
         _kyc(service.clients, service.caches, payment.customer_id, deadline),
@@ -86,7 +86,7 @@ async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[st
         history = await store.history(
             conn, payment.customer_id, payment.transaction_id, payment.amount.currency, rules.window_h
         )
-        result = domain.evaluate(rules, payment.amount, screening, kyc, history, payee)
+        result = domain.evaluate(rules, payment.amount, screening, kyc, history, payee, payee_kyc)
         row = await store.insert_assessment(conn, new, result)
     DECISIONS.labels(result.decision.name).inc()
     log.info(
@@ -129,10 +129,12 @@ async def _screen(clients: Clients, caches: Caches, customer_id: str, deadline: 
 
 async def _screen_payee(
     clients: Clients, caches: Caches, to_account: str | None, payee_name: str | None, deadline: float
-) -> tuple[domain.Screening, ...]:
+) -> tuple[tuple[domain.Screening, ...], domain.Kyc | None]:
     """The payee, screened like the payer: the owner of the payee account (with their
-    customer id, so OFAC's customer-id matches count) and any payee name the request gave."""
+    customer id, so OFAC's customer-id matches count) and any payee name the request gave;
+    and the owner's KYC status, as a re-screening's sanctions hold stops them being paid too."""
     screenings: list[domain.Screening] = []
+    owner_kyc: domain.Kyc | None = None
     if to_account is not None:
         try:
             async with asyncio.timeout_at(deadline):
@@ -141,12 +143,15 @@ async def _screen_payee(
             _dependency_failed("account", exc)
             owner, screenings = None, [domain.Screening(customer="UNAVAILABLE")]
         if owner is not None:
-            screenings.append(await _screen(clients, caches, owner, deadline))
+            owner_screening, owner_kyc = await asyncio.gather(
+                _screen(clients, caches, owner, deadline), _kyc(clients, caches, owner, deadline)
+            )
+            screenings.append(owner_screening)
         elif not screenings:
             screenings.append(domain.Screening(customer="NOT_FOUND"))
     if payee_name is not None:
         screenings.append(await _check_name(clients, caches, None, payee_name, None, deadline))
-    return tuple(screenings)
+    return tuple(screenings), owner_kyc
 
 
 async def _check_name(

@@ -53,3 +53,29 @@ async def test_a_clear_payee_changes_nothing(assess, reason_codes) -> None:
     )
     assert answer["decision"] == "ALLOW" and reason_codes(answer) == []
     assert answer["factors"]["payee_sanctions_check"] == "OK"
+
+
+async def test_a_payee_held_by_a_kyc_sanctions_review_is_denied(assess, fleet, reason_codes) -> None:
+    # A re-screen after a list update put the payee's owner under a KYC sanctions review; the
+    # sanctions list itself no longer matches (e.g. the entry was refined), only KYC holds them.
+    fleet.kyc["cust_002"] = {
+        "verified": False,
+        "status": "MANUAL_REVIEW",
+        "tier": 0,
+        "limits": None,
+        "reasons": ["SANCTIONS_RESCREEN_HIT"],
+    }
+    answer = await assess(
+        transaction_id="TXN_PAYEE_7", amount="10.00", from_account="ACC001", to_account="ACC002"
+    )
+    assert answer["decision"] == "DENY", answer
+    assert "PAYEE_KYC_SANCTIONS_REVIEW" in reason_codes(answer)
+    assert {"customer_id": "cust_002"} in [body for _, _, body in fleet.called("kyc")]
+
+
+async def test_a_payee_in_an_ordinary_kyc_review_can_be_paid(assess, fleet, reason_codes) -> None:
+    fleet.kyc["cust_002"] = {"verified": False, "status": "MANUAL_REVIEW", "tier": 0, "limits": None}
+    answer = await assess(
+        transaction_id="TXN_PAYEE_8", amount="10.00", from_account="ACC001", to_account="ACC002"
+    )
+    assert answer["decision"] == "ALLOW" and reason_codes(answer) == []
