@@ -31,10 +31,18 @@ async def test_a_stale_worker_cannot_release_the_lease_someone_else_took_over(wo
 async def test_a_lease_is_renewed_while_the_work_takes_longer_than_the_lease(world: World) -> None:
     payment_id = await _create(world)
     deps = world.app.state.deps
-    deps.limits = replace(deps.limits, lease_s=0.6)
-    async with usecases._leased(deps, payment_id):
-        await asyncio.sleep(1.5)  # work that outlives the lease by far
-        async with world.confirm_db.acquire() as conn:
-            assert await store.take_lease(conn, payment_id, "intruder", 30) is None
+    # Renewed every lease_s / 3: a loaded machine may delay a renewal by a second and still
+    # keep the lease (0.6 s left no such room).
+    deps.limits = replace(deps.limits, lease_s=2.0)
+    async with usecases._leased(deps, payment_id), world.confirm_db.acquire() as conn:
+        first_end = await conn.fetchval("SELECT lease_until FROM payments WHERE payment_id = $1", payment_id)
+        # The work goes on until the first lease would have run out (database clock).
+        for _ in range(100):
+            if await conn.fetchval("SELECT now() > $1::timestamptz", first_end):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the database clock never passed the first lease's end")
+        assert await store.take_lease(conn, payment_id, "intruder", 30) is None
     async with world.confirm_db.acquire() as conn:
         assert await store.take_lease(conn, payment_id, "next", 30) is not None
