@@ -84,6 +84,13 @@ class ServiceSettings(BaseSettings):
     admission_wait_ms: int = Field(default=50, ge=0, le=10_000)
 
     otel_exporter_otlp_endpoint: str = ""
+
+    # Service identity (paykit.identity): this service's own Ed25519 key and every issuer's
+    # public key. Development and tests may give a per-run seed instead (never production).
+    service_signing_key: SecretStr = SecretStr("")
+    service_public_keys: str = ""
+    service_identity_dev_seed: SecretStr = SecretStr("")
+    service_token_ttl_s: int = 300
     log_level: str = "INFO"
 
     # Downstream services, named as in the seed's compose file.

@@ -25,6 +25,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from . import deadline
 from .context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, current_correlation_id
+from .identity import ServiceIdentity
 from .telemetry import inject_headers
 
 log = logging.getLogger("paykit.http")
@@ -67,8 +68,12 @@ class ServiceClient:
         breaker_threshold: int = 5,
         breaker_ttl_s: float = 15.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        identity: ServiceIdentity | None = None,
     ) -> None:
         self.service = service
+        # Signs each call as this service for `service` (the audience); None only for
+        # callers outside the fleet's identity scheme (none today).
+        self.identity = identity
         self.retries_max = retries_max
         self._timeout_s = timeout_s
         self._client = httpx.AsyncClient(
@@ -137,6 +142,8 @@ class ServiceClient:
         headers = {CORRELATION_HEADER: current_correlation_id(), **deadline.outgoing_headers()}
         if idempotency_key:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
+        if self.identity is not None:
+            headers["Authorization"] = f"Bearer {self.identity.token(self.service)}"
         headers.update(extra_headers or {})
         inject_headers(headers)
         breaker = await self._breakers.get_breaker(self.service)

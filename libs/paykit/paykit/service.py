@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from . import guard
 from .config import ServiceSettings
 from .errors import install_error_handlers, problem_response
+from .identity import JWKS_PATH, identity_from_settings
 from .logs import configure_logging
 from .metrics import install_metrics
 from .serving import ServingLimits, ServingMiddleware
@@ -73,6 +74,15 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
+    # Built before anything serves: a service without usable keys does not start.
+    app.state.identity = identity_from_settings(
+        settings.service_name,
+        signing_key=settings.service_signing_key.get_secret_value(),
+        public_keys=settings.service_public_keys,
+        dev_seed=settings.service_identity_dev_seed.get_secret_value(),
+        production=settings.is_production,
+        ttl_s=settings.service_token_ttl_s,
+    )
     app.state.readiness = Readiness()
     # Reported by /health as the seed's gateway does, without changing its answer: liveness
     # must not fail because a neighbour is down (that is what /ready is for).
@@ -109,6 +119,12 @@ def create_service_app(
             states = await reported.run()
             answer["dependencies"] = {n: "healthy" if s == "up" else "unhealthy" for n, s in states.items()}
         return answer
+
+    @app.get(JWKS_PATH, tags=["ops"], summary="This service's public key for its service tokens")
+    async def service_jwks(request: Request) -> JSONResponse:
+        return JSONResponse(
+            request.app.state.identity.jwks(), headers={"Cache-Control": "public, max-age=300"}
+        )
 
     @app.get("/ready", tags=["ops"])
     async def ready(request: Request) -> Response:

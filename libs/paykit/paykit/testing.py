@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,10 +20,23 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from starlette.routing import BaseRoute, Match
 
 from .db import PAYKIT_MIGRATIONS, apply_migrations
 from .embedded import EmbeddedPostgres, EmbeddedRedis, env_url, with_database
+from .identity import (
+    FLEET,
+    Caller,
+    ServiceIdentity,
+    allowed_callers,
+    dev_private_key,
+    identity_from_settings,
+    mint,
+    private_key_text,
+    public_keys_text,
+)
 from .telemetry import configure_tracing
 
 ADMIN_CONNECT_TIMEOUT_S = 10
@@ -130,12 +144,66 @@ def span_exporter() -> InMemorySpanExporter:
     return exporter
 
 
+def api_routes(routes: Sequence[BaseRoute] | FastAPI) -> Iterator[APIRoute]:
+    """Every APIRoute of an app (or a list of routes), included routers opened."""
+    if isinstance(routes, FastAPI):
+        routes = routes.routes
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        # FastAPI keeps an included router as one entry; its routes carry their full path.
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from api_routes(included.routes)
+
+
+def route_callers(app: FastAPI, method: str, path: str) -> tuple[str, ...]:
+    """The callers the route serving `method path` admits, in the order it lists them."""
+    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+    for route in api_routes(app.routes):
+        if route.matches(scope)[0] is not Match.FULL:
+            continue
+        pending = list(route.dependant.dependencies)
+        while pending:
+            dependant = pending.pop()
+            found = allowed_callers(dependant.call)
+            if found:
+                return found
+            pending.extend(dependant.dependencies)
+        return ()
+    return ()
+
+
+class FirstAllowedCaller(httpx.Auth):
+    """Signs each request as the first caller its route admits: service tests exercise what
+    a route does, and each service's test_callers.py exercises who may call it. A request
+    that carries its own Authorization header (even an empty one) is left as it is."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if "authorization" not in request.headers:
+            callers = route_callers(self.app, request.method, request.url.path)
+            if callers:
+                token = service_token(callers[0], self.app.state.identity.name)
+                request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
 @asynccontextmanager
-async def running_app(app: FastAPI, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan started, and a client that talks to it in-process."""
+async def running_app(
+    app: FastAPI, base_url: str = "http://testserver", *, caller: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan started, and a client that talks to it in-process, signed as
+    the service `caller` when given, else as the first caller each route admits."""
+    headers = service_headers(caller, app.state.identity.name) if caller else {}
+    auth = None if caller else FirstAllowedCaller(app)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url, timeout=30) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url=base_url, timeout=30, headers=headers, auth=auth
+        ) as client:
             yield client
 
 
@@ -152,6 +220,50 @@ async def assert_operational(app: FastAPI, service: str) -> None:
         assert openapi["info"]["title"] and "/health" in openapi["paths"]
 
 
+DEV_SEED_ENV = "SERVICE_IDENTITY_DEV_SEED"
+
+
+def service_token(
+    caller: str, audience: str, *, subject: str | None = None, roles: Sequence[str] = ()
+) -> str:
+    """A token of the test fleet's `caller` for `audience` (every app in tests derives its key
+    from the session's seed, so any test can speak as any service)."""
+    key = dev_private_key(os.environ[DEV_SEED_ENV], caller)
+    return mint(key, caller, audience, subject=subject, roles=roles)
+
+
+def service_headers(
+    caller: str, audience: str, *, subject: str | None = None, roles: Sequence[str] = ()
+) -> dict[str, str]:
+    return {"Authorization": f"Bearer {service_token(caller, audience, subject=subject, roles=roles)}"}
+
+
+def production_identity(name: str) -> dict[str, str]:
+    """Settings fields giving `name` explicit keys, as production requires: the session's keys,
+    so this module's helpers can still speak to the app."""
+    seed = os.environ[DEV_SEED_ENV]
+    return {
+        "service_signing_key": private_key_text(dev_private_key(seed, name)),
+        "service_public_keys": public_keys_text({n: dev_private_key(seed, n).public_key() for n in FLEET}),
+    }
+
+
+def fleet_identity(name: str) -> ServiceIdentity:
+    """The identity `name` has in this test session (e.g. to play a callee in a fake)."""
+    return identity_from_settings(
+        name, signing_key="", public_keys="", dev_seed=os.environ[DEV_SEED_ENV], production=False
+    )
+
+
+def verified_caller(request: httpx.Request, audience: str) -> Caller:
+    """What a real `audience` service would make of the request's service token (raises the
+    ProblemError a real one answers with)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return fleet_identity(audience).verify(token if scheme.lower() == "bearer" else "")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("APP_ENV", "test")
+    # Keys generated per test session: every service's key derives from this seed.
+    os.environ.setdefault(DEV_SEED_ENV, secrets.token_urlsafe(32))
     config.addinivalue_line("markers", "integration: needs the whole fleet, nginx and Kafka")

@@ -8,6 +8,7 @@ import asyncpg
 from fastapi import APIRouter, Body, Path, Query, Request
 from paykit import MoneyError, ProblemError, format_minor, parse_amount_minor
 from paykit.failpoints import failpoint
+from paykit.identity import allow
 
 from . import reconciliation, usecases
 from .domain import FAILED, HoldRequest
@@ -33,6 +34,15 @@ if TYPE_CHECKING:
 
 router = APIRouter(tags=["account"])
 PathId = Annotated[str, Path(min_length=1, max_length=64)]
+# Who may call what (paykit.identity). Only confirm moves money; `ops` is people and scripts.
+CONTACT_READERS = allow("risk", "notification", "ofac", "ops")
+# Every customer, for ofac's re-screening when the sanctions list changes.
+CUSTOMER_LISTERS = allow("ofac", "ops")
+ACCOUNT_READERS = allow("gateway", "confirm", "ops")
+STATEMENT_READERS = allow("gateway", "ops")
+MONEY_MOVERS = allow("confirm")
+HOLD_READERS = allow("confirm", "ops")
+OPERATORS = allow("ops")
 
 
 def settings_of(request: Request) -> AccountSettings:
@@ -48,7 +58,7 @@ def _pool(request: Request) -> asyncpg.Pool:
 CUSTOMERS_PAGE_MAX = 500
 
 
-@router.get("/customers", response_model=CustomersPage)
+@router.get("/customers", response_model=CustomersPage, dependencies=[CUSTOMER_LISTERS])
 async def list_customers(
     request: Request,
     after: Annotated[str, Query(max_length=64)] = "",
@@ -61,18 +71,18 @@ async def list_customers(
     return CustomersPage(customers=customers, next_after=last)
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerOut)
+@router.get("/customers/{customer_id}", response_model=CustomerOut, dependencies=[CONTACT_READERS])
 async def get_customer(customer_id: PathId, request: Request) -> CustomerOut:
     row = await usecases.get_customer(_pool(request), customer_id)
     return CustomerOut(**dict(row))
 
 
-@router.get("/account/{account_number}", response_model=AccountOut)
+@router.get("/account/{account_number}", response_model=AccountOut, dependencies=[ACCOUNT_READERS])
 async def get_account(account_number: PathId, request: Request) -> AccountOut:
     return AccountOut.of(await usecases.get_account(_pool(request), account_number))
 
 
-@router.get("/account/{account_number}/entries", response_model=EntriesPage)
+@router.get("/account/{account_number}/entries", response_model=EntriesPage, dependencies=[STATEMENT_READERS])
 async def account_entries(
     account_number: PathId,
     request: Request,
@@ -84,7 +94,12 @@ async def account_entries(
     return EntriesPage(entries=[EntryOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.post("/validate-account", response_model=ValidateAccountOut, response_model_exclude_none=True)
+@router.post(
+    "/validate-account",
+    response_model=ValidateAccountOut,
+    response_model_exclude_none=True,
+    dependencies=[ACCOUNT_READERS],
+)
 async def validate_account(body: ValidateAccountIn, request: Request) -> ValidateAccountOut:
     result = await usecases.validate_account(
         _pool(request), body.account_number, body.customer_id, body.required_amount
@@ -117,7 +132,7 @@ def _failed(out: HoldOut) -> ProblemError:
     )
 
 
-@router.post("/holds", response_model=HoldOut, status_code=201)
+@router.post("/holds", response_model=HoldOut, status_code=201, dependencies=[MONEY_MOVERS])
 async def place_hold(body: HoldIn, request: Request) -> HoldOut:
     hold_request = HoldRequest(
         hold_id=body.hold_id,
@@ -136,7 +151,7 @@ async def place_hold(body: HoldIn, request: Request) -> HoldOut:
     return out
 
 
-@router.post("/holds/{hold_id}/capture", response_model=HoldOut)
+@router.post("/holds/{hold_id}/capture", response_model=HoldOut, dependencies=[MONEY_MOVERS])
 async def capture_hold(
     hold_id: PathId, request: Request, body: Annotated[CaptureIn | None, Body()] = None
 ) -> HoldOut:
@@ -145,23 +160,23 @@ async def capture_hold(
     return HoldOut.of(result.hold)
 
 
-@router.post("/holds/{hold_id}/extend", response_model=HoldOut)
+@router.post("/holds/{hold_id}/extend", response_model=HoldOut, dependencies=[MONEY_MOVERS])
 async def extend_hold(hold_id: PathId, body: ExtendIn, request: Request) -> HoldOut:
     expires_in_s = _expires_in_s(request, body.expires_in_s)
     return HoldOut.of((await usecases.extend_hold(_pool(request), hold_id, expires_in_s)).hold)
 
 
-@router.post("/holds/{hold_id}/release", response_model=HoldOut)
+@router.post("/holds/{hold_id}/release", response_model=HoldOut, dependencies=[MONEY_MOVERS])
 async def release_hold(hold_id: PathId, request: Request) -> HoldOut:
     return HoldOut.of((await usecases.release_hold(_pool(request), hold_id)).hold)
 
 
-@router.get("/holds/{hold_id}", response_model=HoldOut)
+@router.get("/holds/{hold_id}", response_model=HoldOut, dependencies=[HOLD_READERS])
 async def get_hold(hold_id: PathId, request: Request) -> HoldOut:
     return HoldOut.of(await usecases.get_hold(_pool(request), hold_id))
 
 
-@router.post("/reserve-funds", response_model=ReserveFundsOut, status_code=201)
+@router.post("/reserve-funds", response_model=ReserveFundsOut, status_code=201, dependencies=[MONEY_MOVERS])
 async def reserve_funds(body: ReserveFundsIn, request: Request) -> ReserveFundsOut:
     """The seed's name for a hold: `transaction_id` is the hold id, `amount` a decimal."""
     try:
@@ -186,7 +201,7 @@ async def reserve_funds(body: ReserveFundsIn, request: Request) -> ReserveFundsO
     )
 
 
-@router.get("/reconciliation/report", response_model=ReconciliationReport)
+@router.get("/reconciliation/report", response_model=ReconciliationReport, dependencies=[OPERATORS])
 async def reconciliation_report(request: Request) -> ReconciliationReport:
     """The latest completed run; when none has completed yet, one is run now."""
     pool = _pool(request)
@@ -195,7 +210,7 @@ async def reconciliation_report(request: Request) -> ReconciliationReport:
     return ReconciliationReport(**await reconciliation.latest_report(pool))
 
 
-@router.post("/reconciliation/run", response_model=ReconciliationReport)
+@router.post("/reconciliation/run", response_model=ReconciliationReport, dependencies=[OPERATORS])
 async def reconcile_now(request: Request) -> ReconciliationReport:
     """Compare our ledger with the bank now, and answer with this run's report."""
     await _reconcile_now(request)

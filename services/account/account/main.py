@@ -70,6 +70,7 @@ def create_app(
                 timeout_s=settings.partner_bank_timeout_s,
                 retries_max=settings.partner_bank_retries_max,
                 transport=bank_transport,
+                identity=app.state.identity,
             )
             app.state.bank = bank
             confirm = (

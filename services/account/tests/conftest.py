@@ -11,9 +11,14 @@ import httpx
 import pytest
 from account import usecases
 from account.main import MIGRATIONS, AccountSettings, create_app
-from paykit.testing import DatabaseFactory, running_app
+from paykit.testing import DatabaseFactory, running_app, service_headers
 
 SEED_DIR = Path(__file__).resolve().parents[3] / "database" / "seed"
+
+
+def ops() -> dict[str, str]:
+    """Headers of a person or script (the `ops` identity) calling the account service."""
+    return service_headers("ops", "account")
 
 
 @pytest.fixture
@@ -74,5 +79,6 @@ class Ledger:
 @pytest.fixture
 async def ledger(settings: AccountSettings) -> AsyncIterator[Ledger]:
     app = create_app(settings)
-    async with running_app(app) as client:
+    # The ledger's caller is confirm: the only service that may move money.
+    async with running_app(app, caller="confirm") as client:
         yield Ledger(client, app.state.resources.require_pool())

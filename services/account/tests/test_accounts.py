@@ -9,7 +9,7 @@ from account.main import AccountSettings, create_app
 from paykit import MoneyError, parse_amount_minor
 from paykit.testing import running_app
 
-from .conftest import SEED_DIR, Ledger
+from .conftest import SEED_DIR, Ledger, ops
 
 
 async def test_seed_is_idempotent_and_sums_to_zero(db_url: str) -> None:
@@ -22,11 +22,11 @@ async def test_seed_is_idempotent_and_sums_to_zero(db_url: str) -> None:
     )
     for _ in range(2):  # the second start applies the seed again
         app = create_app(settings)
-        async with running_app(app) as client:
+        async with running_app(app, caller="confirm") as client:
             ledger = Ledger(client, app.state.resources.require_pool())
             balances = {n: (await ledger.account(n))["balance"] for n in ("ACC001", "ACC002", "ACC003")}
             assert balances == {"ACC001": "15000.00", "ACC002": "8500.00", "ACC003": "5000.00"}
-            noriega = (await client.get("/customers/cust_003")).json()
+            noriega = (await client.get("/customers/cust_003", headers=ops())).json()
             assert noriega == {
                 "customer_id": "cust_003",
                 "full_name": "Manuel Antonio Noriega",
@@ -35,7 +35,7 @@ async def test_seed_is_idempotent_and_sums_to_zero(db_url: str) -> None:
                 "country": "PA",
             }
             assert (await ledger.account("ACC001"))["customer_id"] == "cust_001"
-            entries = (await client.get("/account/ACC002/entries")).json()["entries"]
+            entries = (await client.get("/account/ACC002/entries", headers=ops())).json()["entries"]
             assert [(e["kind"], e["amount"], e["direction"]) for e in entries] == [
                 ("FUNDING", "8500.00", "CREDIT")
             ]
@@ -50,7 +50,7 @@ async def test_unknown_ids_are_problems(ledger: Ledger) -> None:
         ("/account/NOPE/entries", "ACCOUNT_NOT_FOUND"),
         ("/holds/nothing", "HOLD_NOT_FOUND"),
     ]:
-        response = await ledger.client.get(path)
+        response = await ledger.client.get(path, headers=ops())
         assert response.status_code == 404, path
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"] == code
@@ -65,7 +65,7 @@ async def test_statement_pages_newest_first(db_url: str) -> None:
         entries_page_size_max=3,
     )
     app = create_app(settings)
-    async with running_app(app) as client:
+    async with running_app(app, caller="confirm") as client:
         ledger = Ledger(client, app.state.resources.require_pool())
         await ledger.open("S1", 100_000)
         await ledger.open("S2", 0)
@@ -76,16 +76,16 @@ async def test_statement_pages_newest_first(db_url: str) -> None:
         cursor = None
         while True:
             params = {"limit": 1000} | ({"cursor": cursor} if cursor else {})
-            page = (await client.get("/account/S1/entries", params=params)).json()
+            page = (await client.get("/account/S1/entries", params=params, headers=ops())).json()
             assert len(page["entries"]) <= 3
             seen.extend(e["reference"] for e in page["entries"])
             cursor = page["next_cursor"]
             if cursor is None:
                 break
         assert seen == ["s-5", "s-4", "s-3", "s-2", "s-1", None]
-        bad = await client.get("/account/S1/entries", params={"cursor": "abc"})
+        bad = await client.get("/account/S1/entries", params={"cursor": "abc"}, headers=ops())
         assert (bad.status_code, bad.json()["code"]) == (422, "INVALID_CURSOR")
-        zero = await client.get("/account/S1/entries", params={"limit": 0})
+        zero = await client.get("/account/S1/entries", params={"limit": 0}, headers=ops())
         assert zero.status_code == 422
 
 

@@ -183,7 +183,7 @@ async def test_background_sweeper_expires_holds(db_url: str) -> None:
         reconciliation_compare_payments=False,
     )
     app = create_app(settings)
-    async with running_app(app) as client:
+    async with running_app(app, caller="confirm") as client:
         ledger = Ledger(client, app.state.resources.require_pool())
         await ledger.open("A9", 10_000)
         await ledger.open("B9", 0)

@@ -18,7 +18,7 @@ from partner_bank.main import create_app as create_bank_app
 from paykit.testing import DatabaseFactory, running_app
 from prometheus_client import REGISTRY
 
-from .conftest import SEED_DIR, Ledger
+from .conftest import SEED_DIR, Ledger, ops
 
 
 @dataclass
@@ -76,26 +76,28 @@ async def world(db_url: str, bank_db: str) -> AsyncIterator[World]:
         reconciliation_grace_s=0,
         reconciliation_compare_payments=False,
     )
-    async with running_app(bank_app) as bank_client:
+    async with running_app(bank_app, caller="confirm") as bank_client:
         transport = httpx.ASGITransport(app=bank_app)
         app = create_app(settings, bank_transport=transport)
-        async with running_app(app) as client:
+        async with running_app(app, caller="confirm") as client:
             ledger = Ledger(client, app.state.resources.require_pool())
             yield World(ledger, bank_client, settings, app.state, transport)
 
 
 async def test_the_report_runs_on_demand_when_none_exists(world: World) -> None:
-    first = await world.ledger.client.get("/reconciliation/report")
+    first = await world.ledger.client.get("/reconciliation/report", headers=ops())
     assert first.status_code == 200 and first.json()["open_breaks"] == 0
     await world.bank.post(  # the bank moves money our ledger never saw
         "/process-transfer",
         json={"reference": "ghost-1", "from_account": "ACC001", "to_account": "ACC002", "amount_minor": 700},
     )
-    run = await world.ledger.client.post("/reconciliation/run")
+    run = await world.ledger.client.post("/reconciliation/run", headers=ops())
     assert run.status_code == 200 and run.json()["run_id"] != first.json()["run_id"]
     kinds = {b["kind"] for b in run.json()["breaks"]}
     assert "MISSING_IN_LEDGER" in kinds, kinds
-    assert (await world.ledger.client.get("/reconciliation/report")).json()["run_id"] == run.json()["run_id"]
+    assert (await world.ledger.client.get("/reconciliation/report", headers=ops())).json()[
+        "run_id"
+    ] == run.json()["run_id"]
 
 
 async def test_clean_books_report_zero_breaks(world: World) -> None:
@@ -104,7 +106,7 @@ async def test_clean_books_report_zero_breaks(world: World) -> None:
     await world.pay("pay-ok-2", "ACC002", "ACC003", 2_550, 2_550)
     await world.pay("pay-ok-3", "ACC003", "ACC001", 1, 1)
     assert await world.reconcile() == []
-    report = (await world.ledger.client.get("/reconciliation/report")).json()
+    report = (await world.ledger.client.get("/reconciliation/report", headers=ops())).json()
     assert (report["open_breaks"], report["breaks"]) == (0, [])
     assert REGISTRY.get_sample_value("reconciliation_open_breaks") == 0
 
@@ -127,7 +129,7 @@ async def test_each_injected_break_is_named(world: World) -> None:
         ("MISSING_IN_LEDGER", "pay-noledger"),
         ("STALE_HOLD", "pay-stale"),
     ]
-    report = (await world.ledger.client.get("/reconciliation/report")).json()
+    report = (await world.ledger.client.get("/reconciliation/report", headers=ops())).json()
     assert report["open_breaks"] == 7
     by_kind = {b["kind"]: b for b in report["breaks"]}
     assert by_kind["AMOUNT_MISMATCH"]["ours"]["captured_minor"] == 2_000
@@ -150,20 +152,20 @@ async def test_account_unknown_to_bank_and_bank_down(world: World, db_url: str) 
 
     settings = world.settings.model_copy(update={"partner_bank_retries_max": 0})
     app = create_app(settings, bank_transport=httpx.MockTransport(down))
-    async with running_app(app) as client:
+    async with running_app(app, caller="confirm") as client:
         pool = app.state.resources.require_pool()
         assert await run_reconciliation(pool, app.state.bank, settings.reconciliation_limits()) is None
         # A failed run leaves the last completed report in place.
-        report = (await client.get("/reconciliation/report")).json()
+        report = (await client.get("/reconciliation/report", headers=ops())).json()
         assert [b["kind"] for b in report["breaks"]] == ["ACCOUNT_MISSING_AT_BANK"]
 
 
 async def test_reconciler_runs_in_the_background(world: World) -> None:
     settings = world.settings.model_copy(update={"reconciliation_interval_s": 0.05})
     app = create_app(settings, bank_transport=world.bank_transport)
-    async with running_app(app) as client:
+    async with running_app(app, caller="confirm") as client:
         for _ in range(100):
-            report = await client.get("/reconciliation/report")
+            report = await client.get("/reconciliation/report", headers=ops())
             if report.status_code == 200:
                 break
             await asyncio.sleep(0.05)

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from paykit import ProblemError
+from paykit.identity import allow
 
 from . import usecases
 from .schemas import AuditEvent, AuditEventsResponse, CheckpointOut, VerifyResponse
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], dependencies=[allow("ops")])
 Filter = Annotated[str | None, Query(min_length=1, max_length=128)]
 
 

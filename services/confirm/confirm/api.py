@@ -1,5 +1,6 @@
-"""Routes of the confirm service. The gateway authenticates the customer and passes their id
-in X-User-ID; idempotency keys are scoped to that principal and the route."""
+"""Routes of the confirm service. The gateway authenticates the customer and names them in its
+signed service token (`sub`); idempotency keys are scoped to that principal and the route.
+Only the gateway may act for a customer, only its operators may review, `ops` may read."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from paykit.context import IDEMPOTENCY_HEADER, USER_HEADER
+from paykit.context import IDEMPOTENCY_HEADER
 from paykit.errors import ProblemError
 from paykit.idempotency import IdempotencyStore, respond_idempotently, validate_key
+from paykit.identity import Caller, allow
 from pydantic import BaseModel, ValidationError
 
 from . import usecases
@@ -35,13 +37,19 @@ async def idempotency_store(request: Request) -> IdempotencyStore:
 DepsDep = Annotated[Deps, Depends(deps)]
 StoreDep = Annotated[IdempotencyStore, Depends(idempotency_store)]
 KeyHeader = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
-UserHeader = Annotated[str | None, Header(alias=USER_HEADER)]
+# The customer's own routes: the gateway acting for a customer; `ops` may read.
+Customer = Annotated[Caller, allow("gateway", principal=("gateway",))]
+CustomerOrOps = Annotated[Caller, allow("gateway", "ops", principal=("gateway",))]
+OPERATOR = {"gateway": "operator"}
+Operator = Annotated[Caller, allow("gateway", roles=OPERATOR)]
+OperatorOrOps = Annotated[Caller, allow("gateway", "ops", roles=OPERATOR)]
 
 
-def _principal(user: str | None, customer_id: str) -> str:
-    if user is not None and user != customer_id:
+def _principal(caller: Caller, customer_id: str) -> str:
+    """The customer acted for; a gateway token for someone else is refused."""
+    if caller.subject is not None and caller.subject != customer_id:
         raise ProblemError(403, "CUSTOMER_MISMATCH", "You can only make payments as yourself")
-    return user or customer_id
+    return caller.subject or customer_id
 
 
 def _terms(body: ConfirmRequest | CreatePaymentRequest, transaction_id: str) -> Terms:
@@ -61,11 +69,11 @@ def _fingerprint_body(terms: Terms, **extra: Any) -> dict[str, Any]:
 
 @router.post("/payment/confirm", summary="Confirm a payment (creates it when the transaction id is new)")
 async def confirm(
-    request: Request, deps: DepsDep, store: StoreDep, key: KeyHeader = None, user: UserHeader = None
+    request: Request, caller: Customer, deps: DepsDep, store: StoreDep, key: KeyHeader = None
 ) -> Response:
     idempotency_key = validate_key(key)
     body = await _parse(request, ConfirmRequest)
-    principal = _principal(user, body.customer_id)
+    principal = _principal(caller, body.customer_id)
     terms = _terms(body, body.transaction_id)
     return await respond_idempotently(
         store,
@@ -80,11 +88,11 @@ async def confirm(
 
 @router.post("/payments", status_code=201, summary="Create a payment (state REQUIRES_CONFIRMATION)")
 async def create(
-    request: Request, deps: DepsDep, store: StoreDep, key: KeyHeader = None, user: UserHeader = None
+    request: Request, caller: Customer, deps: DepsDep, store: StoreDep, key: KeyHeader = None
 ) -> Response:
     idempotency_key = validate_key(key)
     body = await _parse(request, CreatePaymentRequest)
-    principal = _principal(user, body.customer_id)
+    principal = _principal(caller, body.customer_id)
     terms = _terms(body, body.transaction_id)
 
     async def handler() -> tuple[int, dict[str, Any]]:
@@ -103,8 +111,8 @@ async def create(
 
 
 @router.get("/payments/{payment_id}", summary="A payment, its state and its history")
-async def get_payment(payment_id: str, deps: DepsDep, user: UserHeader = None) -> dict[str, Any]:
-    payment, history = await usecases.get_payment(deps, payment_id, user)
+async def get_payment(payment_id: str, caller: CustomerOrOps, deps: DepsDep) -> dict[str, Any]:
+    payment, history = await usecases.get_payment(deps, payment_id, caller.subject)
     return {**payment_view(payment), "history": history, "status": confirm_answer(payment)[1]["status"]}
 
 
@@ -113,6 +121,7 @@ async def review(
     payment_id: str,
     body: ReviewRequest,
     request: Request,
+    caller: Operator,
     deps: DepsDep,
     store: StoreDep,
     key: KeyHeader = None,
@@ -133,10 +142,10 @@ async def review(
 async def list_payments(
     deps: DepsDep,
     customer_id: Annotated[str, Query(max_length=64)],
+    caller: CustomerOrOps,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    user: UserHeader = None,
 ) -> dict[str, Any]:
-    _principal(user, customer_id)
+    _principal(caller, customer_id)
     payments = await usecases.list_payments(deps, customer_id, limit)
     return {"payments": [payment_view(p) for p in payments]}
 
@@ -154,7 +163,9 @@ async def completed_between(
 
 
 @router.get("/review-queue", summary="Payments UNDER_REVIEW, oldest first (for operators)")
-async def review_queue(deps: DepsDep, limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
+async def review_queue(
+    caller: OperatorOrOps, deps: DepsDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
+) -> dict[str, Any]:
     return {"payments": [payment_view(p) for p in await usecases.review_queue(deps, limit)]}
 
 

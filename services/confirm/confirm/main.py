@@ -49,9 +49,14 @@ def create_app(
     settings = settings or ConfirmSettings()
     transports = transports or {}
 
-    def client(name: str, url: str, timeout_s: float, retries_max: int = 2) -> ServiceClient:
+    def client(app: FastAPI, name: str, url: str, timeout_s: float, retries_max: int = 2) -> ServiceClient:
         return ServiceClient(
-            name, url, timeout_s=timeout_s, retries_max=retries_max, transport=transports.get(name)
+            name,
+            url,
+            timeout_s=timeout_s,
+            retries_max=retries_max,
+            transport=transports.get(name),
+            identity=app.state.identity,
         )
 
     @asynccontextmanager
@@ -59,11 +64,11 @@ def create_app(
         async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
             pool = resources.require_pool()
             clients = {
-                "account": client("account", settings.account_service_url, settings.account_timeout_s),
-                "risk": client("risk", settings.risk_service_url, settings.risk_timeout_s),
-                "otp": client("otp", settings.otp_service_url, settings.otp_timeout_s, retries_max=0),
+                "account": client(app, "account", settings.account_service_url, settings.account_timeout_s),
+                "risk": client(app, "risk", settings.risk_service_url, settings.risk_timeout_s),
+                "otp": client(app, "otp", settings.otp_service_url, settings.otp_timeout_s, retries_max=0),
                 "partner_bank": client(
-                    "partner_bank", settings.partner_bank_api_url, settings.bank_timeout_s, 1
+                    app, "partner_bank", settings.partner_bank_api_url, settings.bank_timeout_s, 1
                 ),
             }
             deps = Deps(

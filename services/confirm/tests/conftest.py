@@ -20,7 +20,7 @@ from confirm.main import MIGRATIONS, ConfirmSettings, create_app
 from partner_bank.main import MIGRATIONS as BANK_MIGRATIONS
 from partner_bank.main import PartnerBankSettings
 from partner_bank.main import create_app as create_bank_app
-from paykit.testing import DatabaseFactory, running_app
+from paykit.testing import DatabaseFactory, running_app, service_headers
 
 SEED_DIR = Path(__file__).resolve().parents[3] / "database" / "seed"
 
@@ -179,7 +179,10 @@ async def world(databases: dict[str, str], redis_url: str) -> AsyncIterator[Worl
     )
     account_faults = Faults(httpx.ASGITransport(app=account_app))
     bank_faults = Faults(DeadlineTransport(httpx.ASGITransport(app=bank_app), settings.bank_timeout_s))
-    async with running_app(bank_app) as bank, running_app(account_app) as account:
+    async with (
+        running_app(bank_app, caller="confirm") as bank,
+        running_app(account_app, caller="confirm") as account,
+    ):
         app = create_app(
             settings,
             transports={
@@ -204,5 +207,16 @@ def payment(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def as_customer(user: str = "cust_001") -> dict[str, str]:
+    return service_headers("gateway", "confirm", subject=user)
+
+
+def as_operator(key: str | None = None) -> dict[str, str]:
+    """An operator's call through the gateway (the role travels in the gateway's token)."""
+    signed = service_headers("gateway", "confirm", subject="ops_001", roles=["operator"])
+    return signed | ({"Idempotency-Key": key} if key else {})
+
+
 def headers(key: str, user: str = "cust_001") -> dict[str, str]:
-    return {"Idempotency-Key": key, "X-User-ID": user}
+    """A customer's call as the gateway makes it: the customer is named in its signed token."""
+    return {"Idempotency-Key": key, **service_headers("gateway", "confirm", subject=user)}

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from .conftest import World, headers, payment
+from .conftest import World, as_customer, as_operator, headers, payment
 
 
 async def test_allowed_payment_completes_and_moves_money_once(world: World) -> None:
@@ -36,7 +36,7 @@ async def test_bad_amounts_are_422_and_create_nothing(world: World) -> None:
         assert response.status_code == 422, amount
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] in {"INVALID_AMOUNT", "INVALID_AMOUNT_PRECISION"}, response.text
-    listed = await world.confirm.get("/payments", params={"customer_id": "cust_001"})
+    listed = await world.confirm.get("/payments", params={"customer_id": "cust_001"}, headers=as_customer())
     assert listed.json()["payments"] == []
 
 
@@ -100,12 +100,12 @@ async def test_review_waits_for_an_operator(world: World) -> None:
     assert held.status_code == 202 and held.json()["state"] == "UNDER_REVIEW"
     payment_id = held.json()["payment_id"]
     assert await world.balance("ACC001") == 1_500_000, "nothing moves while under review"
-    queue = (await world.confirm.get("/review-queue")).json()["payments"]
+    queue = (await world.confirm.get("/review-queue", headers=as_operator())).json()["payments"]
     assert [p["payment_id"] for p in queue] == [payment_id]
     approved = await world.confirm.post(
         f"/payments/{payment_id}/review",
         json={"decision": "approve", "reviewer": "ops"},
-        headers={"Idempotency-Key": "r1"},
+        headers=as_operator("r1"),
     )
     assert approved.status_code == 200 and approved.json()["state"] == "COMPLETED", approved.text
     assert await world.balance("ACC001") == 1_490_000
@@ -117,13 +117,13 @@ async def test_review_decline(world: World) -> None:
     declined = await world.confirm.post(
         f"/payments/{held.json()['payment_id']}/review",
         json={"decision": "decline"},
-        headers={"Idempotency-Key": "r"},
+        headers=as_operator("r"),
     )
     assert declined.json()["state"] == "DECLINED"
     again = await world.confirm.post(
         f"/payments/{held.json()['payment_id']}/review",
         json={"decision": "approve"},
-        headers={"Idempotency-Key": "r2"},
+        headers=as_operator("r2"),
     )
     assert again.status_code == 409
 
@@ -148,7 +148,9 @@ async def test_bank_timeout_after_executing_is_resolved_once_by_the_worker(world
     world.app.state.resolver.older_than_s = 0  # no need to wait for the minimum age here
     resolved = await world.app.state.resolver.run_once()
     assert resolved == 1
-    got = (await world.confirm.get(f"/payments/{response.json()['payment_id']}")).json()
+    got = (
+        await world.confirm.get(f"/payments/{response.json()['payment_id']}", headers=as_customer())
+    ).json()
     assert got["state"] == "COMPLETED"
     assert await world.balance("ACC001") == 1_490_000 and await world.bank_balance("ACC001") == 1_490_000
     assert await world.app.state.resolver.run_once() == 0, "nothing left to resolve"
@@ -193,6 +195,6 @@ async def test_a_crash_between_risk_and_hold_is_finished_by_the_resolver(world: 
     await pool.execute("UPDATE payments SET risk_decision = 'ALLOW' WHERE payment_id = $1", payment_id)
     world.app.state.resolver.older_than_s = 0  # no need to wait for the minimum age here
     assert await world.app.state.resolver.run_once() == 1
-    final = (await world.confirm.get(f"/payments/{payment_id}")).json()
+    final = (await world.confirm.get(f"/payments/{payment_id}", headers=as_customer())).json()
     assert final["state"] == "COMPLETED"
     assert await world.balance("ACC001") == 1_490_000, "the hold placed before the crash was used once"

@@ -164,7 +164,7 @@ async def under_review(
 ) -> Response:
     _require_operator(who)
     upstream = await _upstream(request, "confirm").forward(
-        "GET", "/review-queue", customer_id=who.customer_id, params={"limit": limit}
+        "GET", "/review-queue", customer_id=who.customer_id, roles=who.roles, params={"limit": limit}
     )
     return _relay(upstream)
 
@@ -177,6 +177,7 @@ async def review(payment_id: PaymentId, body: ReviewRequest, request: Request, w
         "POST",
         f"/payments/{payment_id}/review",
         customer_id=who.customer_id,
+        roles=who.roles,
         json={"decision": body.decision, "reviewer": who.username},
         idempotency_key=key,
     )

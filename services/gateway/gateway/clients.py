@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 from paykit import deadline
-from paykit.context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, USER_HEADER, current_correlation_id
+from paykit.context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, current_correlation_id
 from paykit.errors import ProblemError
+from paykit.identity import ServiceIdentity
 from paykit.telemetry import inject_headers
 
 PASSED_HEADERS = ("content-type", "idempotent-replayed", "retry-after", "x-correlation-id")
@@ -16,10 +17,16 @@ PASSED_HEADERS = ("content-type", "idempotent-replayed", "retry-after", "x-corre
 
 class Upstream:
     def __init__(
-        self, name: str, base_url: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None
+        self,
+        name: str,
+        base_url: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None,
+        identity: ServiceIdentity,
     ) -> None:
         self.name = name
         self._timeout_s = timeout_s
+        self.identity = identity
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=2.0),
@@ -42,14 +49,17 @@ class Upstream:
         path: str,
         *,
         customer_id: str,
+        roles: tuple[str, ...] = (),
         json: Any = None,
         params: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> httpx.Response:
         if deadline.expired():
             raise _retry_later("DEADLINE_EXCEEDED", "The request's deadline passed; nothing was sent on")
+        # The customer (and their roles) travel inside our signed token, never as a bare header.
+        token = self.identity.token(self.name, subject=customer_id, roles=roles)
         headers = {
-            USER_HEADER: customer_id,
+            "Authorization": f"Bearer {token}",
             CORRELATION_HEADER: current_correlation_id(),
             **deadline.outgoing_headers(),
         }

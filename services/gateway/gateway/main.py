@@ -121,10 +121,21 @@ def create_app(
                     settings.confirm_service_url,
                     settings.upstream_timeout_s,
                     transports.get("confirm"),
+                    app.state.identity,
                 ),
-                "account": Upstream("account", settings.account_service_url, 5.0, transports.get("account")),
+                "account": Upstream(
+                    "account",
+                    settings.account_service_url,
+                    5.0,
+                    transports.get("account"),
+                    app.state.identity,
+                ),
                 "notification": Upstream(
-                    "notification", settings.notification_service_url, 5.0, transports.get("notification")
+                    "notification",
+                    settings.notification_service_url,
+                    5.0,
+                    transports.get("notification"),
+                    app.state.identity,
                 ),
             }
             try:

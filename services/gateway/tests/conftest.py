@@ -9,7 +9,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from gateway.main import MIGRATIONS, GatewaySettings, create_app
-from paykit.testing import DatabaseFactory, running_app
+from paykit.testing import DatabaseFactory, running_app, verified_caller
 
 PASSWORD = "password123"
 
@@ -36,8 +36,12 @@ class ConfirmRecorder:
         if self.reply is not None:
             return httpx.Response(self.reply[0], json=self.reply[1])
         body = json.loads(request.content or b"null")
+        if request.url.path == "/health":
+            return httpx.Response(200, json={"status": "healthy"})
+        caller = verified_caller(request, "confirm")  # as the real confirm service would
         return httpx.Response(
-            200, json={"status": "SUCCESS", "echo": body, "user": request.headers.get("x-user-id")}
+            200,
+            json={"status": "SUCCESS", "echo": body, "user": caller.subject, "roles": sorted(caller.roles)},
         )
 
 

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import jwt
+from paykit.testing import verified_caller
 
 from .conftest import ConfirmRecorder, login
 
@@ -82,7 +83,10 @@ async def test_confirm_is_forwarded_as_the_tokens_customer(
     ok = await client.post("/payment/confirm", json=PAYMENT, headers={**auth, "Idempotency-Key": "k1"})
     assert ok.status_code == 200
     sent = confirm.requests[-1]
-    assert sent.headers["x-user-id"] == "cust_001" and sent.headers["idempotency-key"] == "k1"
+    # The customer travels inside the gateway's signed token, not as a header anyone could set.
+    assert ok.json()["user"] == "cust_001" and "x-user-id" not in sent.headers
+    assert verified_caller(sent, "confirm").service == "gateway"
+    assert sent.headers["idempotency-key"] == "k1"
     assert "traceparent" in sent.headers and sent.headers["x-correlation-id"]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from paykit import ProblemError, format_minor
+from paykit.identity import allow
 
 from . import usecases
 from .domain import Action, Status
@@ -63,6 +64,8 @@ def _record(view: usecases.StatusView) -> KycRecord:
     )
 
 
+# Routes of people holding this token, not of services: its bearer takes the place of a
+# service token, so they have no service allow-list (paykit.identity).
 def _require_reviewer(request: Request, authorization: str | None) -> None:
     expected: str = request.app.state.reviewer_token
     scheme, _, token = (authorization or "").partition(" ")
@@ -70,7 +73,9 @@ def _require_reviewer(request: Request, authorization: str | None) -> None:
         raise ProblemError(401, "REVIEWER_TOKEN_REQUIRED", "A valid reviewer bearer token is required")
 
 
-@router.post("/check-status", response_model=CheckStatusResponse, tags=["kyc"])
+@router.post(
+    "/check-status", response_model=CheckStatusResponse, tags=["kyc"], dependencies=[allow("risk", "ops")]
+)
 async def check_status(body: CheckStatusRequest, request: Request) -> CheckStatusResponse:
     view = await usecases.check_status(request.app.state.resources.require_pool(), body.customer_id)
     return CheckStatusResponse(
@@ -83,18 +88,25 @@ async def check_status(body: CheckStatusRequest, request: Request) -> CheckStatu
     )
 
 
-@router.get("/tiers", response_model=TiersResponse, tags=["kyc"])
+@router.get("/tiers", response_model=TiersResponse, tags=["kyc"], dependencies=[allow("risk", "ops")])
 async def tiers(request: Request) -> TiersResponse:
     rows = await usecases.list_tiers(request.app.state.resources.require_pool())
     return TiersResponse(tiers=[Tier(tier=t["tier"], name=t["name"], limits=_limits(t)) for t in rows])
 
 
-@router.get("/customers/{customer_id}", response_model=KycRecord, tags=["kyc"])
+@router.get(
+    "/customers/{customer_id}", response_model=KycRecord, tags=["kyc"], dependencies=[allow("risk", "ops")]
+)
 async def get_customer(customer_id: CustomerId, request: Request) -> KycRecord:
     return _record(await usecases.get_record(request.app.state.resources.require_pool(), customer_id))
 
 
-@router.post("/customers/{customer_id}/verification", response_model=KycRecord, tags=["kyc"])
+@router.post(
+    "/customers/{customer_id}/verification",
+    response_model=KycRecord,
+    tags=["kyc"],
+    dependencies=[allow("ops")],
+)
 async def submit_verification(
     customer_id: CustomerId, body: VerificationRequest, request: Request
 ) -> KycRecord:
@@ -105,7 +117,11 @@ async def submit_verification(
     return _record(view)
 
 
-@router.post("/customers/{customer_id}/review/approve", response_model=KycRecord, tags=["review"])
+@router.post(
+    "/customers/{customer_id}/review/approve",
+    response_model=KycRecord,
+    tags=["review"],
+)
 async def approve(
     customer_id: CustomerId,
     body: ReviewRequest,
@@ -117,7 +133,11 @@ async def approve(
     return _record(await usecases.review(pool, customer_id, Action.APPROVE, body))
 
 
-@router.post("/customers/{customer_id}/review/reject", response_model=KycRecord, tags=["review"])
+@router.post(
+    "/customers/{customer_id}/review/reject",
+    response_model=KycRecord,
+    tags=["review"],
+)
 async def reject(
     customer_id: CustomerId,
     body: ReviewRequest,

@@ -6,6 +6,7 @@ from datetime import date
 
 import httpx
 from paykit.http import ServiceCallError, ServiceClient
+from paykit.identity import ServiceIdentity
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .domain import Screening
@@ -27,10 +28,15 @@ class _SanctionsAnswer(BaseModel):
 
 class OfacClient(ServiceClient):
     def __init__(
-        self, base_url: str, *, timeout_s: float, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        identity: ServiceIdentity | None = None,
     ) -> None:
         # A POST without an idempotency key: one attempt, bounded by the timeout.
-        super().__init__("ofac", base_url, timeout_s=timeout_s, transport=transport)
+        super().__init__("ofac", base_url, timeout_s=timeout_s, transport=transport, identity=identity)
 
     async def screen(
         self,

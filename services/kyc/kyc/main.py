@@ -48,7 +48,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ofac = OfacClient(
-            settings.ofac_service_url, timeout_s=settings.ofac_timeout_s, transport=ofac_transport
+            settings.ofac_service_url,
+            timeout_s=settings.ofac_timeout_s,
+            transport=ofac_transport,
+            identity=app.state.identity,
         )
         app.state.ofac = ofac
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from paykit.errors import ProblemError
+from paykit.identity import Caller, allow
 
 from . import usecases
 from .schemas import (
@@ -19,9 +21,11 @@ from .schemas import (
 router = APIRouter(tags=["notification"])
 # Mounted only outside production: how a developer or a test reads what was "sent".
 dev_router = APIRouter(tags=["dev"])
+# People and tests (ops) read any inbox; the gateway only the inbox of the customer it acts for.
+InboxReader = Annotated[Caller, allow("ops", "gateway", principal=("gateway",))]
 
 
-@router.post("/send-notification", response_model=SendNotificationResponse)
+@router.post("/send-notification", response_model=SendNotificationResponse, dependencies=[allow("otp")])
 async def send_notification(body: SendNotificationRequest, request: Request) -> SendNotificationResponse:
     sent = await usecases.send_notification(
         request.app.state.deps, body.customer_id, body.type, body.data, body.channels
@@ -44,10 +48,13 @@ async def send_notification(body: SendNotificationRequest, request: Request) -> 
 @dev_router.get("/dev/inbox", response_model=InboxResponse)
 async def dev_inbox(
     request: Request,
+    caller: InboxReader,
     recipient: Annotated[
         str | None, Query(min_length=1, max_length=254, description="phone, email or customer id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=usecases.DEV_INBOX_LIMIT_MAX)] = 50,
 ) -> InboxResponse:
+    if caller.service == "gateway" and recipient != caller.subject:
+        raise ProblemError(403, "INBOX_NOT_YOURS", "A customer reads only their own messages")
     rows = await usecases.read_dev_inbox(request.app.state.deps.pool, recipient, limit)
     return InboxResponse(messages=[InboxMessage(**row) for row in rows])

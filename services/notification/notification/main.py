@@ -126,6 +126,7 @@ def create_app(
             timeout_s=settings.account_timeout_s,
             retries_max=settings.http_retries_max,
             transport=account_transport,
+            identity=app.state.identity,
         )
         channels = build_channels(settings, provider_transport)
         transport: Transport | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from notification.main import NotificationSettings, create_app
-from paykit.testing import running_app
+from paykit.testing import production_identity, running_app
 
 from .conftest import account_contract
 
@@ -17,6 +17,7 @@ def production_settings(database_url: str) -> NotificationSettings:
         app_env="production",
         postgres_url=database_url,
         jwt_secret=STRONG,
+        **production_identity("notification"),
         twilio_account_sid="AC123",
         twilio_auth_token=STRONG,
         twilio_from_number="+15550001111",

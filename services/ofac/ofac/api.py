@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from paykit import ProblemError
+from paykit.identity import allow
 
 from . import usecases
 from .countries import country_key
@@ -76,7 +77,12 @@ def _query(body: CheckSanctionsRequest, name: str | None) -> ScreeningQuery | No
     )
 
 
-@router.post("/check-sanctions", response_model=CheckSanctionsResponse, tags=["screening"])
+@router.post(
+    "/check-sanctions",
+    response_model=CheckSanctionsResponse,
+    tags=["screening"],
+    dependencies=[allow("risk", "kyc", "ops")],
+)
 async def check_sanctions(body: CheckSanctionsRequest, request: Request) -> CheckSanctionsResponse:
     policy: usecases.ScreeningPolicy = request.app.state.policy
     customer_id = (body.customer_id or "").strip() or None
@@ -100,7 +106,7 @@ async def check_sanctions(body: CheckSanctionsRequest, request: Request) -> Chec
     )
 
 
-@router.get("/search", response_model=SearchResponse, tags=["screening"])
+@router.get("/search", response_model=SearchResponse, tags=["screening"], dependencies=[allow("ops")])
 async def search(
     request: Request,
     *,
@@ -122,7 +128,9 @@ async def search(
     return SearchResponse(query=name, list_version=version, matches=[_out(m) for m in matches])
 
 
-@router.get("/lists/current", response_model=ListInfo, tags=["lists"])
+@router.get(
+    "/lists/current", response_model=ListInfo, tags=["lists"], dependencies=[allow("risk", "kyc", "ops")]
+)
 async def current_list(request: Request) -> ListInfo:
     index = usecases.current_index(_holder(request))
     return ListInfo(
@@ -134,6 +142,8 @@ async def current_list(request: Request) -> ListInfo:
     )
 
 
+# Routes of people holding this token, not of services: its bearer takes the place of a
+# service token, so they have no service allow-list (paykit.identity).
 def _require_admin(request: Request, authorization: str | None) -> None:
     expected: str = request.app.state.admin_token
     scheme, _, token = (authorization or "").partition(" ")

@@ -158,6 +158,7 @@ def create_app(
                 settings.account_service_url,
                 timeout_s=settings.account_timeout_s,
                 transport=account_transport,
+                identity=app.state.identity,
             )
             kyc = ServiceClient(
                 "kyc", settings.kyc_service_url, timeout_s=settings.kyc_timeout_s, transport=kyc_transport

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from paykit.identity import allow
 from paykit.masking import Masked
 
 from . import usecases
 from .domain import REASONS, Binding, Verdict
 from .schemas import GenerateOtpRequest, GenerateOtpResponse, VerifyOtpRequest, VerifyOtpResponse
 
-router = APIRouter(tags=["otp"])
+router = APIRouter(tags=["otp"], dependencies=[allow("confirm")])
 
 
 def _binding(body: GenerateOtpRequest | VerifyOtpRequest) -> Binding:

@@ -62,6 +62,7 @@ def create_app(
             timeout_s=settings.notification_timeout_s,
             retries_max=settings.http_retries_max,
             transport=notification_transport,
+            identity=app.state.identity,
         )
         app.state.notifications = notifications
         app.state.otp_policy = settings.policy()

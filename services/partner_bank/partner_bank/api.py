@@ -7,6 +7,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
 from paykit import MoneyError, ProblemError
+from paykit.identity import allow
 
 from . import usecases
 from .domain import BankPolicy, make_fault
@@ -27,7 +28,7 @@ from .schemas import (
 BIGINT_MAX = 2**63 - 1
 router = APIRouter(tags=["bank"])
 # Fault injection for tests and drills; main.py leaves it out when APP_ENV=production.
-admin_router = APIRouter(prefix="/admin", tags=["admin"])
+admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[allow("ops")])
 
 
 # Dependencies are `async def`: FastAPI runs a plain `def` one in its thread pool, a
@@ -46,7 +47,7 @@ Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 Policy = Annotated[BankPolicy, Depends(_policy)]
 
 
-@router.post("/process-transfer", response_model=TransferView)
+@router.post("/process-transfer", response_model=TransferView, dependencies=[allow("confirm")])
 async def process_transfer(
     body: ProcessTransferRequest,
     pool: Pool,
@@ -70,13 +71,15 @@ async def process_transfer(
     return TransferView.of(outcome.transfer, policy.settlement_delay_s, outcome.replayed)
 
 
-@router.get("/transfers/{reference}", response_model=TransferView)
+@router.get(
+    "/transfers/{reference}", response_model=TransferView, dependencies=[allow("confirm", "account", "ops")]
+)
 async def get_transfer(reference: Reference, pool: Pool, policy: Policy) -> TransferView:
     row = await usecases.get_transfer(pool, reference)
     return TransferView.of(row, policy.settlement_delay_s)
 
 
-@router.get("/transfers", response_model=TransferPage)
+@router.get("/transfers", response_model=TransferPage, dependencies=[allow("account", "ops")])
 async def list_transfers(
     request: Request,
     pool: Pool,
@@ -92,12 +95,14 @@ async def list_transfers(
     return TransferPage(transfers=views, next_after_id=views[-1].id if len(views) == size else None)
 
 
-@router.post("/check-balance", response_model=BalanceView)
+@router.post("/check-balance", response_model=BalanceView, dependencies=[allow("confirm", "account", "ops")])
 async def check_balance(body: CheckBalanceRequest, pool: Pool) -> BalanceView:
     return BalanceView.of(await usecases.get_balance(pool, body.account_number))
 
 
-@router.get("/accounts/{account_number}/balance", response_model=BalanceView)
+@router.get(
+    "/accounts/{account_number}/balance", response_model=BalanceView, dependencies=[allow("account", "ops")]
+)
 async def account_balance(account_number: AccountNumber, pool: Pool) -> BalanceView:
     return BalanceView.of(await usecases.get_balance(pool, account_number))
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from partner_bank.main import PartnerBankSettings, create_app
+from paykit.testing import production_identity
 
 if TYPE_CHECKING:
     from .conftest import Bank, BankFactory
@@ -143,7 +144,9 @@ async def test_bad_fault_requests_are_422_and_schedule_nothing(funded: Bank, fau
 
 
 async def test_admin_routes_are_absent_in_production(db_url: str) -> None:
-    settings = PartnerBankSettings(app_env="production", postgres_url=db_url, jwt_secret="s" * 40)
+    settings = PartnerBankSettings(
+        app_env="production", postgres_url=db_url, jwt_secret="s" * 40, **production_identity("partner_bank")
+    )
     transport = httpx.ASGITransport(app=create_app(settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://bank") as client:
         for method in ("POST", "GET", "DELETE"):

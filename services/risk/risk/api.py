@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from paykit.identity import allow
 
 from . import usecases
 from .schemas import AssessmentList, AssessmentOut, AssessRiskRequest
@@ -17,7 +18,7 @@ def _service(request: Request) -> usecases.RiskService:
     return service
 
 
-@router.post("/assess-risk", response_model=AssessmentOut, tags=["risk"])
+@router.post("/assess-risk", response_model=AssessmentOut, tags=["risk"], dependencies=[allow("confirm")])
 async def assess_risk(body: AssessRiskRequest, request: Request) -> dict[str, Any]:
     """Decide ALLOW / CHALLENGE / REVIEW / DENY for a payment, with reasons; stored append-only."""
     service = _service(request)
@@ -32,7 +33,7 @@ async def assess_risk(body: AssessRiskRequest, request: Request) -> dict[str, An
     return await usecases.assess_risk(service, payment)
 
 
-@router.get("/assessments", response_model=AssessmentList, tags=["risk"])
+@router.get("/assessments", response_model=AssessmentList, tags=["risk"], dependencies=[allow("ops")])
 async def list_assessments(
     request: Request,
     transaction_id: Annotated[str, Query(min_length=1, max_length=128)],

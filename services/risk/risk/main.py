@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from paykit import ServiceSettings, create_service_app
 from paykit.http import ServiceClient
+from paykit.identity import ServiceIdentity
 from paykit.resources import open_resources
 
 from . import api
@@ -53,7 +54,9 @@ class RiskSettings(ServiceSettings):
 
 
 def build_clients(
-    settings: RiskSettings, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    settings: RiskSettings,
+    identity: ServiceIdentity,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> Clients:
     """`transports` ("account", "ofac", "kyc") lets tests talk to in-process apps."""
     transports = transports or {}
@@ -67,6 +70,7 @@ def build_clients(
             breaker_threshold=settings.dependency_breaker_threshold,
             breaker_ttl_s=settings.dependency_breaker_ttl_s,
             transport=transports.get(name),
+            identity=identity,
         )
 
     return Clients(
@@ -94,7 +98,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
-            clients = build_clients(settings, transports)
+            clients = build_clients(settings, app.state.identity, transports)
             app.state.risk = RiskService(
                 resources.require_pool(),
                 rules,

@@ -1,0 +1,69 @@
+"""Only the gateway may act for a customer, and the customer travels inside its signed token:
+a bare X-User-ID header proves nothing. Only operators (through the gateway) may review."""
+
+from __future__ import annotations
+
+from paykit.testing import service_headers
+
+from .conftest import World, as_customer, as_operator, headers, payment
+
+
+async def _nothing_created(world: World, transaction_id: str = "txn_test_1") -> None:
+    seen = await world.confirm.get(f"/payments/{transaction_id}", headers=service_headers("ops", "confirm"))
+    assert seen.status_code == 404, seen.text
+    assert await world.balance("ACC001") == 1_500_000
+
+
+async def test_a_bare_user_header_is_401_and_creates_nothing(world: World) -> None:
+    response = await world.confirm.post(
+        "/payment/confirm", json=payment(), headers={"Idempotency-Key": "k", "X-User-ID": "cust_001"}
+    )
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "SERVICE_TOKEN_REQUIRED"
+    await _nothing_created(world)
+
+
+async def test_other_services_and_unnamed_principals_are_403(world: World) -> None:
+    for signed, code in [
+        (service_headers("risk", "confirm", subject="cust_001"), "CALLER_NOT_ALLOWED"),
+        (service_headers("ops", "confirm"), "CALLER_NOT_ALLOWED"),
+        (service_headers("gateway", "confirm"), "PRINCIPAL_REQUIRED"),
+        (as_customer("cust_002"), "CUSTOMER_MISMATCH"),
+    ]:
+        response = await world.confirm.post(
+            "/payment/confirm", json=payment(), headers={"Idempotency-Key": "k"} | signed
+        )
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == code
+    await _nothing_created(world)
+
+
+async def test_only_operators_review(world: World) -> None:
+    world.stand_ins.decision = "REVIEW"
+    held = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    payment_id = held.json()["payment_id"]
+    review = f"/payments/{payment_id}/review"
+    approve = {"decision": "approve", "reviewer": "mallory"}
+    for signed, code in [
+        ({}, "SERVICE_TOKEN_REQUIRED"),
+        (as_customer(), "ROLE_REQUIRED"),
+        (service_headers("ops", "confirm"), "CALLER_NOT_ALLOWED"),
+        (service_headers("account", "confirm", roles=["operator"]), "CALLER_NOT_ALLOWED"),
+    ]:
+        refused = await world.confirm.post(review, json=approve, headers={"Idempotency-Key": "r"} | signed)
+        assert refused.json()["code"] == code, refused.text
+    assert (await world.confirm.get("/review-queue", headers=as_customer())).status_code == 403
+    state = await world.confirm.get(f"/payments/{payment_id}", headers=as_customer())
+    assert state.json()["state"] == "UNDER_REVIEW"
+    approved = await world.confirm.post(review, json=approve, headers=as_operator("r-ok"))
+    assert approved.status_code == 200 and approved.json()["state"] == "COMPLETED", approved.text
+
+
+async def test_a_customer_reads_only_their_own_payments(world: World) -> None:
+    created = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    path = f"/payments/{created.json()['payment_id']}"
+    assert (await world.confirm.get(path, headers=as_customer())).status_code == 200
+    assert (await world.confirm.get(path, headers=as_customer("cust_002"))).status_code in (403, 404)
+    assert (await world.confirm.get(path, headers=service_headers("ops", "confirm"))).status_code == 200
+    assert (await world.confirm.get(path)).status_code == 401
