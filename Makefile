@@ -27,6 +27,10 @@ venv: $(STAMP) ## Create .venv with every pinned dependency
 run: $(STAMP) ## Start the whole fleet locally (embedded Postgres/Redis, nginx if installed); Ctrl-C stops it
 	$(PY) -m tools.devstack.run
 
+.PHONY: service-token
+service-token: $(STAMP) ## Print a service token: make service-token CALLER=ops [AUDIENCE=account] (keys of make run, or .env)
+	@$(PY) -m tools.service_token --caller "$(CALLER)" $(if $(AUDIENCE),--audience "$(AUDIENCE)")
+
 .PHONY: reset
 reset: ## Wipe the local fleet's data (.data/)
 	rm -rf .data

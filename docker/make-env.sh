@@ -14,6 +14,12 @@ command -v openssl >/dev/null || { echo "$0: openssl is required" >&2; exit 1; }
 secret() { openssl rand -hex 24; }
 # PKCS#8 PEM, as the gateway loads it; quoted so the newlines survive in .env.
 rsa_key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 2>/dev/null; }
+b64url() { base64 | tr -d '\n=' | tr '+/' '-_'; }
+# Service identity (paykit.identity): an Ed25519 key per service, and `ops` for people and
+# scripts (make service-token); every container gets only its own private key and all the
+# public ones. The raw 32-byte keys are the tails of their DER encodings.
+keydir="$(mktemp -d)"
+trap 'rm -rf "$keydir"' EXIT
 
 umask 077
 {
@@ -33,6 +39,14 @@ umask 077
     echo "AUDIT_CHECKPOINT_KEY=$(secret)"
     echo "JWT_PRIVATE_KEY=\"$(rsa_key)\""
     echo "JWE_PRIVATE_KEY=\"$(rsa_key)\""
+    public_keys=""
+    for identity in gateway confirm risk notification otp account audit ofac kyc partner_bank ops; do
+        openssl genpkey -algorithm ed25519 -outform DER -out "$keydir/$identity.der" 2>/dev/null
+        echo "$(echo "$identity" | tr '[:lower:]' '[:upper:]')_SIGNING_KEY=$(tail -c 32 "$keydir/$identity.der" | b64url)"
+        public="$(openssl pkey -inform DER -in "$keydir/$identity.der" -pubout -outform DER | tail -c 32 | b64url)"
+        public_keys="$public_keys $identity=$public"
+    done
+    echo "SERVICE_PUBLIC_KEYS=\"${public_keys# }\""
     echo "GRAFANA_ADMIN_USER=admin"
     echo "GRAFANA_ADMIN_PASSWORD=$(secret)"
     echo "LOG_LEVEL=INFO"

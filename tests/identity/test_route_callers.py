@@ -7,6 +7,7 @@ import importlib
 
 import pytest
 from fastapi import FastAPI
+from paykit.identity import FLEET
 from paykit.testing import api_routes, route_callers
 
 INTERNAL = ("account", "audit", "confirm", "kyc", "notification", "ofac", "otp", "partner_bank", "risk")
@@ -58,3 +59,20 @@ def test_money_and_codes_have_the_narrow_lists() -> None:
     for (service, method, path), callers in MONEY_AND_CODES.items():
         app = apps.setdefault(service, _app(service))
         assert route_callers(app, method, path) == callers, (service, path)
+
+
+def test_make_env_gives_each_service_a_key_the_others_can_verify() -> None:
+    from paykit.identity import ServiceIdentity, private_key_from_text, public_keys_from_text
+
+    from tools.stack import compose
+
+    dotenv = compose.make_env()
+    public = public_keys_from_text(dotenv["SERVICE_PUBLIC_KEYS"])
+    assert set(public) == set(FLEET)
+    identities = {
+        name: ServiceIdentity(name, private_key_from_text(dotenv[f"{name.upper()}_SIGNING_KEY"]), public)
+        for name in FLEET
+    }
+    assert len({dotenv[f"{name.upper()}_SIGNING_KEY"] for name in FLEET}) == len(FLEET)
+    for name, identity in identities.items():
+        assert identities["account"].verify(identity.token("account")).service == name

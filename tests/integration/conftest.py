@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,12 @@ def fleet_process() -> dict[str, Fleet]:
 
 
 @pytest.fixture(scope="session")
-def fleet_url(
+def fleet(
     kafka_bootstrap: str, fleet_datastores: dict[str, str], fleet_process: dict[str, Fleet]
-) -> Iterator[str]:
-    given = os.environ.get("FLEET_URL")
-    if given:
-        yield given.rstrip("/")
+) -> Iterator[Fleet | None]:
+    """The fleet this suite started (None when FLEET_URL names a running one)."""
+    if os.environ.get("FLEET_URL"):
+        yield None
         return
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         pytest.fail("the integration suite needs nginx (apt-get install nginx)")
@@ -83,10 +83,40 @@ def fleet_url(
     )
     fleet_process["fleet"] = fleet
     try:
-        yield fleet.start()
+        fleet.start()
+        yield fleet
     finally:
         fleet.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fleet_url(fleet: Fleet | None) -> str:
+    return fleet.gateway_url if fleet else os.environ["FLEET_URL"].rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def service_token(fleet: Fleet | None) -> Callable[[str, str], str]:
+    """`service_token(caller, audience)`: a token of the fleet's `caller` (for a running fleet,
+    from `<CALLER>_SIGNING_KEY` in the environment, as `make service-token` reads it)."""
+    from paykit.identity import mint, private_key_from_text
+
+    def token(caller: str, audience: str) -> str:
+        if fleet is not None:
+            return fleet.service_token(caller, audience)
+        return mint(private_key_from_text(os.environ[f"{caller.upper()}_SIGNING_KEY"]), caller, audience)
+
+    return token
+
+
+class _SignedAs(httpx.Auth):
+    def __init__(self, token: Callable[[str, str], str], caller: str, audience: str) -> None:
+        self.token, self.caller, self.audience = token, caller, audience
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if "authorization" not in request.headers:
+            request.headers["Authorization"] = f"Bearer {self.token(self.caller, self.audience)}"
+        yield request
 
 
 @pytest.fixture
@@ -96,8 +126,13 @@ def gateway(fleet_url: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def services(fleet_url: str) -> Iterator[dict[str, httpx.Client]]:
-    clients = {name: httpx.Client(base_url=url, timeout=20) for name, url in SERVICE_URLS.items()}
+def services(fleet_url: str, service_token: Callable[[str, str], str]) -> Iterator[dict[str, httpx.Client]]:
+    """Each service directly, as the tests' operator: signed as `ops` (what a person gets from
+    `make service-token CALLER=ops`)."""
+    clients = {
+        name: httpx.Client(base_url=url, timeout=20, auth=_SignedAs(service_token, "ops", name))
+        for name, url in SERVICE_URLS.items()
+    }
     try:
         yield clients
     finally:

@@ -81,6 +81,14 @@ class Fleet:
     redis_url: str = ""  # likewise
     gateway_url: str = ""
     embedded_redis: object = None  # the fault suite kills and restarts it
+    # Service identity keys, made afresh for each start (see identity_file).
+    signing_keys: dict[str, str] = field(default_factory=dict)
+    public_keys: str = ""
+
+    @property
+    def identity_file(self) -> Path:
+        """Every identity's key of the running fleet, .env style, for `make service-token`."""
+        return self.data_dir / "identity.env"
 
     # ---- start -------------------------------------------------------------------------
     def start(self) -> str:
@@ -88,6 +96,7 @@ class Fleet:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
         try:
+            self._make_identities()
             self._start_datastores()
             self._bootstrap_database()
             for spec in SERVICES:
@@ -149,8 +158,31 @@ class Fleet:
         with psycopg.connect(db_url, autocommit=True, connect_timeout=10) as conn:
             conn.execute((REPO / "database" / "bootstrap.sql").read_text())  # type: ignore[arg-type]
 
+    def _make_identities(self) -> None:
+        """A fresh Ed25519 key per service (and `ops`) for this run: each process gets only
+        its own, as in compose; the file keeps them all for people and tests."""
+        from paykit.identity import new_fleet_keys, private_key_text, public_keys_text
+
+        keys = new_fleet_keys()
+        self.signing_keys = {name: private_key_text(key) for name, key in keys.items()}
+        self.public_keys = public_keys_text({name: key.public_key() for name, key in keys.items()})
+        lines = [f"{name.upper()}_SIGNING_KEY={key}" for name, key in self.signing_keys.items()]
+        lines.append(f'SERVICE_PUBLIC_KEYS="{self.public_keys}"')
+        self.identity_file.touch(mode=0o600)
+        self.identity_file.write_text("\n".join(lines) + "\n")
+
+    def service_token(self, caller: str, audience: str) -> str:
+        """A token of this run's `caller` for `audience` (what `make service-token` prints)."""
+        from paykit.identity import mint, private_key_from_text
+
+        return mint(private_key_from_text(self.signing_keys[caller]), caller, audience)
+
     def _service_env(self, spec: ServiceSpec) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "PYTEST"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("POSTGRES_", "PYTEST", "SERVICE_IDENTITY_DEV_SEED"))
+        }
         seed = REPO / "database" / "seed" / f"{spec.name}.sql"
         env.update(
             {
@@ -167,6 +199,8 @@ class Fleet:
                     [str(REPO / "libs" / "paykit"), str(REPO / "services" / spec.name), str(REPO)]
                 ),
                 "PYTHONUNBUFFERED": "1",
+                "SERVICE_SIGNING_KEY": self.signing_keys[spec.name],
+                "SERVICE_PUBLIC_KEYS": self.public_keys,
             }
         )
         env.update(self.extra_env)

@@ -10,7 +10,6 @@ correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", defaul
 CORRELATION_HEADER = "X-Correlation-ID"
 REQUEST_ID_HEADER = "X-Request-ID"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-USER_HEADER = "X-User-ID"
 HEADER_VALUE_LENGTH_MAX = 128
 
 
