@@ -356,11 +356,14 @@ def allow(*callers: str, roles: Mapping[str, str] | None = None, principal: Iter
         request.state.caller = caller
         return caller
 
-    caller_of.allowed_callers = tuple(callers)  # type: ignore[attr-defined]  # read by paykit.testing
+    # Read by paykit.testing, whose test clients sign as a caller the route admits.
+    caller_of.allowed_callers = tuple(callers)  # type: ignore[attr-defined]
+    caller_of.required_roles = required_roles  # type: ignore[attr-defined]
     return Depends(caller_of)
 
 
-def allowed_callers(call: Any) -> tuple[str, ...] | None:
-    """The callers an `allow(...)` dependency admits (None: not one of ours)."""
+def allowed_callers(call: Any) -> tuple[tuple[str, ...], dict[str, str]] | None:
+    """The callers an `allow(...)` dependency admits and the roles it asks of them (None: not
+    one of ours)."""
     found = getattr(call, "allowed_callers", None)
-    return found if isinstance(found, tuple) else None
+    return (found, dict(call.required_roles)) if isinstance(found, tuple) else None

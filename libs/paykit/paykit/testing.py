@@ -157,8 +157,9 @@ def api_routes(routes: Sequence[BaseRoute] | FastAPI) -> Iterator[APIRoute]:
             yield from api_routes(included.routes)
 
 
-def route_callers(app: FastAPI, method: str, path: str) -> tuple[str, ...]:
-    """The callers the route serving `method path` admits, in the order it lists them."""
+def route_rule(app: FastAPI, method: str, path: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The callers the route serving `method path` admits, in the order it lists them, and
+    the roles it asks of some of them."""
     scope = {"type": "http", "method": method, "path": path, "root_path": ""}
     for route in api_routes(app.routes):
         if route.matches(scope)[0] is not Match.FULL:
@@ -170,8 +171,12 @@ def route_callers(app: FastAPI, method: str, path: str) -> tuple[str, ...]:
             if found:
                 return found
             pending.extend(dependant.dependencies)
-        return ()
-    return ()
+        return (), {}
+    return (), {}
+
+
+def route_callers(app: FastAPI, method: str, path: str) -> tuple[str, ...]:
+    return route_rule(app, method, path)[0]
 
 
 class FirstAllowedCaller(httpx.Auth):
@@ -184,9 +189,11 @@ class FirstAllowedCaller(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if "authorization" not in request.headers:
-            callers = route_callers(self.app, request.method, request.url.path)
+            callers, roles = route_rule(self.app, request.method, request.url.path)
             if callers:
-                token = service_token(callers[0], self.app.state.identity.name)
+                caller = callers[0]
+                role = [roles[caller]] if caller in roles else []
+                token = service_token(caller, self.app.state.identity.name, roles=role)
                 request.headers["Authorization"] = f"Bearer {token}"
         yield request
 

@@ -39,10 +39,10 @@ StoreDep = Annotated[IdempotencyStore, Depends(idempotency_store)]
 KeyHeader = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
 # The customer's own routes: the gateway acting for a customer; `ops` may read.
 Customer = Annotated[Caller, allow("gateway", principal=("gateway",))]
-CustomerOrOps = Annotated[Caller, allow("gateway", "ops", principal=("gateway",))]
+CustomerOrOps = Annotated[Caller, allow("ops", "gateway", principal=("gateway",))]
 OPERATOR = {"gateway": "operator"}
 Operator = Annotated[Caller, allow("gateway", roles=OPERATOR)]
-OperatorOrOps = Annotated[Caller, allow("gateway", "ops", roles=OPERATOR)]
+OperatorOrOps = Annotated[Caller, allow("ops", "gateway", roles=OPERATOR)]
 
 
 def _principal(caller: Caller, customer_id: str) -> str:

@@ -180,8 +180,8 @@ async def world(databases: dict[str, str], redis_url: str) -> AsyncIterator[Worl
     account_faults = Faults(httpx.ASGITransport(app=account_app))
     bank_faults = Faults(DeadlineTransport(httpx.ASGITransport(app=bank_app), settings.bank_timeout_s))
     async with (
-        running_app(bank_app, caller="confirm") as bank,
-        running_app(account_app, caller="confirm") as account,
+        running_app(bank_app) as bank,
+        running_app(account_app) as account,
     ):
         app = create_app(
             settings,

@@ -16,7 +16,9 @@ async def _nothing_created(world: World, transaction_id: str = "txn_test_1") -> 
 
 async def test_a_bare_user_header_is_401_and_creates_nothing(world: World) -> None:
     response = await world.confirm.post(
-        "/payment/confirm", json=payment(), headers={"Idempotency-Key": "k", "X-User-ID": "cust_001"}
+        "/payment/confirm",
+        json=payment(),
+        headers={"Idempotency-Key": "k", "X-User-ID": "cust_001", "Authorization": ""},
     )
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
@@ -46,7 +48,7 @@ async def test_only_operators_review(world: World) -> None:
     review = f"/payments/{payment_id}/review"
     approve = {"decision": "approve", "reviewer": "mallory"}
     for signed, code in [
-        ({}, "SERVICE_TOKEN_REQUIRED"),
+        ({"Authorization": ""}, "SERVICE_TOKEN_REQUIRED"),
         (as_customer(), "ROLE_REQUIRED"),
         (service_headers("ops", "confirm"), "CALLER_NOT_ALLOWED"),
         (service_headers("account", "confirm", roles=["operator"]), "CALLER_NOT_ALLOWED"),
@@ -66,4 +68,4 @@ async def test_a_customer_reads_only_their_own_payments(world: World) -> None:
     assert (await world.confirm.get(path, headers=as_customer())).status_code == 200
     assert (await world.confirm.get(path, headers=as_customer("cust_002"))).status_code in (403, 404)
     assert (await world.confirm.get(path, headers=service_headers("ops", "confirm"))).status_code == 200
-    assert (await world.confirm.get(path)).status_code == 401
+    assert (await world.confirm.get(path, headers={"Authorization": ""})).status_code == 401
