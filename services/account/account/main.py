@@ -79,6 +79,7 @@ def create_app(
                     settings.confirm_service_url,
                     timeout_s=settings.confirm_timeout_s,
                     transport=confirm_transport,
+                    identity=app.state.identity,
                 )
                 if settings.reconciliation_compare_payments
                 else None

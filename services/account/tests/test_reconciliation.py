@@ -76,7 +76,7 @@ async def world(db_url: str, bank_db: str) -> AsyncIterator[World]:
         reconciliation_grace_s=0,
         reconciliation_compare_payments=False,
     )
-    async with running_app(bank_app, caller="confirm") as bank_client:
+    async with running_app(bank_app) as bank_client:
         transport = httpx.ASGITransport(app=bank_app)
         app = create_app(settings, bank_transport=transport)
         async with running_app(app, caller="confirm") as client:

@@ -39,7 +39,8 @@ StoreDep = Annotated[IdempotencyStore, Depends(idempotency_store)]
 KeyHeader = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)]
 # The customer's own routes: the gateway acting for a customer; `ops` may read.
 Customer = Annotated[Caller, allow("gateway", principal=("gateway",))]
-CustomerOrOps = Annotated[Caller, allow("ops", "gateway", principal=("gateway",))]
+# Reads also serve account's reconciliation (payment states).
+CustomerOrOps = Annotated[Caller, allow("ops", "gateway", "account", principal=("gateway",))]
 OPERATOR = {"gateway": "operator"}
 Operator = Annotated[Caller, allow("gateway", roles=OPERATOR)]
 OperatorOrOps = Annotated[Caller, allow("ops", "gateway", roles=OPERATOR)]
@@ -151,7 +152,9 @@ async def list_payments(
 
 
 @router.get(
-    "/reconciliation/completed", summary="Ids of payments COMPLETED in (after, until], for reconciliation"
+    "/reconciliation/completed",
+    summary="Ids of payments COMPLETED in (after, until], for reconciliation",
+    dependencies=[allow("account", "ops")],
 )
 async def completed_between(
     deps: DepsDep,
