@@ -96,15 +96,16 @@ def fleet_url(fleet: Fleet | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def service_token(fleet: Fleet | None) -> Callable[[str, str], str]:
-    """`service_token(caller, audience)`: a token of the fleet's `caller` (for a running fleet,
-    from `<CALLER>_SIGNING_KEY` in the environment, as `make service-token` reads it)."""
+def service_token(fleet: Fleet | None) -> Callable[..., str]:
+    """`service_token(caller, audience, subject=..., roles=[...])`: a token of the fleet's
+    `caller` (for a running fleet, from `<CALLER>_SIGNING_KEY` in the environment)."""
     from paykit.identity import mint, private_key_from_text
 
-    def token(caller: str, audience: str) -> str:
+    def token(caller: str, audience: str, **claims: Any) -> str:
         if fleet is not None:
-            return fleet.service_token(caller, audience)
-        return mint(private_key_from_text(os.environ[f"{caller.upper()}_SIGNING_KEY"]), caller, audience)
+            return fleet.service_token(caller, audience, **claims)
+        key = private_key_from_text(os.environ[f"{caller.upper()}_SIGNING_KEY"])
+        return mint(key, caller, audience, **claims)
 
     return token
 

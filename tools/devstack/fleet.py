@@ -171,11 +171,14 @@ class Fleet:
         self.identity_file.touch(mode=0o600)
         self.identity_file.write_text("\n".join(lines) + "\n")
 
-    def service_token(self, caller: str, audience: str) -> str:
+    def service_token(
+        self, caller: str, audience: str, *, subject: str | None = None, roles: list[str] | None = None
+    ) -> str:
         """A token of this run's `caller` for `audience` (what `make service-token` prints)."""
         from paykit.identity import mint, private_key_from_text
 
-        return mint(private_key_from_text(self.signing_keys[caller]), caller, audience)
+        key = private_key_from_text(self.signing_keys[caller])
+        return mint(key, caller, audience, subject=subject, roles=roles or [])
 
     def _service_env(self, spec: ServiceSpec) -> dict[str, str]:
         env = {

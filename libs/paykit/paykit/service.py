@@ -21,6 +21,7 @@ from .errors import install_error_handlers, problem_response
 from .identity import JWKS_PATH, identity_from_settings
 from .logs import configure_logging
 from .metrics import install_metrics
+from .openapi import install_openapi
 from .serving import ServingLimits, ServingMiddleware
 from .telemetry import configure_tracing, instrument_app
 
@@ -89,6 +90,7 @@ def create_service_app(
     app.state.health_dependencies = Readiness()
     app.state.instance = instance
     install_error_handlers(app)
+    install_openapi(app)
     install_metrics(app, settings.service_name)
     # Inside the serving middleware, so its refusals are counted like any other answer.
     app.add_middleware(guard.GuardMiddleware, body_bytes_max=body_bytes_max)

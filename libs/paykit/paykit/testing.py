@@ -20,9 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from .db import PAYKIT_MIGRATIONS, apply_migrations
 from .embedded import EmbeddedPostgres, EmbeddedRedis, env_url, with_database
@@ -30,13 +29,14 @@ from .identity import (
     FLEET,
     Caller,
     ServiceIdentity,
-    allowed_callers,
     dev_private_key,
     identity_from_settings,
     mint,
     private_key_text,
     public_keys_text,
 )
+from .openapi import api_routes
+from .openapi import route_rule as _route_rule
 from .telemetry import configure_tracing
 
 ADMIN_CONNECT_TIMEOUT_S = 10
@@ -144,34 +144,13 @@ def span_exporter() -> InMemorySpanExporter:
     return exporter
 
 
-def api_routes(routes: Sequence[BaseRoute] | FastAPI) -> Iterator[APIRoute]:
-    """Every APIRoute of an app (or a list of routes), included routers opened."""
-    if isinstance(routes, FastAPI):
-        routes = routes.routes
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        # FastAPI keeps an included router as one entry; its routes carry their full path.
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from api_routes(included.routes)
-
-
 def route_rule(app: FastAPI, method: str, path: str) -> tuple[tuple[str, ...], dict[str, str]]:
     """The callers the route serving `method path` admits, in the order it lists them, and
     the roles it asks of some of them."""
     scope = {"type": "http", "method": method, "path": path, "root_path": ""}
-    for route in api_routes(app.routes):
-        if route.matches(scope)[0] is not Match.FULL:
-            continue
-        pending = list(route.dependant.dependencies)
-        while pending:
-            dependant = pending.pop()
-            found = allowed_callers(dependant.call)
-            if found:
-                return found
-            pending.extend(dependant.dependencies)
-        return (), {}
+    for route in api_routes(app):
+        if route.matches(scope)[0] is Match.FULL:
+            return _route_rule(route) or ((), {})
     return (), {}
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from paykit import MoneyError, ProblemError, format_minor, parse_amount_minor
 from paykit.failpoints import failpoint
 from paykit.identity import allow
+from paykit.openapi import problems
 
 from . import reconciliation, usecases
 from .domain import FAILED, HoldRequest
@@ -71,18 +72,33 @@ async def list_customers(
     return CustomersPage(customers=customers, next_after=last)
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerOut, dependencies=[CONTACT_READERS])
+@router.get(
+    "/customers/{customer_id}",
+    response_model=CustomerOut,
+    dependencies=[CONTACT_READERS],
+    responses=problems(404),
+)
 async def get_customer(customer_id: PathId, request: Request) -> CustomerOut:
     row = await usecases.get_customer(_pool(request), customer_id)
     return CustomerOut(**dict(row))
 
 
-@router.get("/account/{account_number}", response_model=AccountOut, dependencies=[ACCOUNT_READERS])
+@router.get(
+    "/account/{account_number}",
+    response_model=AccountOut,
+    dependencies=[ACCOUNT_READERS],
+    responses=problems(404),
+)
 async def get_account(account_number: PathId, request: Request) -> AccountOut:
     return AccountOut.of(await usecases.get_account(_pool(request), account_number))
 
 
-@router.get("/account/{account_number}/entries", response_model=EntriesPage, dependencies=[STATEMENT_READERS])
+@router.get(
+    "/account/{account_number}/entries",
+    response_model=EntriesPage,
+    dependencies=[STATEMENT_READERS],
+    responses=problems(404),
+)
 async def account_entries(
     account_number: PathId,
     request: Request,
@@ -99,6 +115,7 @@ async def account_entries(
     response_model=ValidateAccountOut,
     response_model_exclude_none=True,
     dependencies=[ACCOUNT_READERS],
+    responses=problems(404),
 )
 async def validate_account(body: ValidateAccountIn, request: Request) -> ValidateAccountOut:
     result = await usecases.validate_account(
@@ -132,7 +149,13 @@ def _failed(out: HoldOut) -> ProblemError:
     )
 
 
-@router.post("/holds", response_model=HoldOut, status_code=201, dependencies=[MONEY_MOVERS])
+@router.post(
+    "/holds",
+    response_model=HoldOut,
+    status_code=201,
+    dependencies=[MONEY_MOVERS],
+    responses=problems(400, 404, 409),
+)
 async def place_hold(body: HoldIn, request: Request) -> HoldOut:
     hold_request = HoldRequest(
         hold_id=body.hold_id,
@@ -151,7 +174,12 @@ async def place_hold(body: HoldIn, request: Request) -> HoldOut:
     return out
 
 
-@router.post("/holds/{hold_id}/capture", response_model=HoldOut, dependencies=[MONEY_MOVERS])
+@router.post(
+    "/holds/{hold_id}/capture",
+    response_model=HoldOut,
+    dependencies=[MONEY_MOVERS],
+    responses=problems(400, 404, 409),
+)
 async def capture_hold(
     hold_id: PathId, request: Request, body: Annotated[CaptureIn | None, Body()] = None
 ) -> HoldOut:
@@ -160,23 +188,39 @@ async def capture_hold(
     return HoldOut.of(result.hold)
 
 
-@router.post("/holds/{hold_id}/extend", response_model=HoldOut, dependencies=[MONEY_MOVERS])
+@router.post(
+    "/holds/{hold_id}/extend",
+    response_model=HoldOut,
+    dependencies=[MONEY_MOVERS],
+    responses=problems(400, 404, 409),
+)
 async def extend_hold(hold_id: PathId, body: ExtendIn, request: Request) -> HoldOut:
     expires_in_s = _expires_in_s(request, body.expires_in_s)
     return HoldOut.of((await usecases.extend_hold(_pool(request), hold_id, expires_in_s)).hold)
 
 
-@router.post("/holds/{hold_id}/release", response_model=HoldOut, dependencies=[MONEY_MOVERS])
+@router.post(
+    "/holds/{hold_id}/release",
+    response_model=HoldOut,
+    dependencies=[MONEY_MOVERS],
+    responses=problems(400, 404, 409),
+)
 async def release_hold(hold_id: PathId, request: Request) -> HoldOut:
     return HoldOut.of((await usecases.release_hold(_pool(request), hold_id)).hold)
 
 
-@router.get("/holds/{hold_id}", response_model=HoldOut, dependencies=[HOLD_READERS])
+@router.get("/holds/{hold_id}", response_model=HoldOut, dependencies=[HOLD_READERS], responses=problems(404))
 async def get_hold(hold_id: PathId, request: Request) -> HoldOut:
     return HoldOut.of(await usecases.get_hold(_pool(request), hold_id))
 
 
-@router.post("/reserve-funds", response_model=ReserveFundsOut, status_code=201, dependencies=[MONEY_MOVERS])
+@router.post(
+    "/reserve-funds",
+    response_model=ReserveFundsOut,
+    status_code=201,
+    dependencies=[MONEY_MOVERS],
+    responses=problems(400, 404, 409),
+)
 async def reserve_funds(body: ReserveFundsIn, request: Request) -> ReserveFundsOut:
     """The seed's name for a hold: `transaction_id` is the hold id, `amount` a decimal."""
     try:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from paykit import ProblemError
 from paykit.identity import allow
+from paykit.openapi import problems
 
 from . import usecases
 from .schemas import AuditEvent, AuditEventsResponse, CheckpointOut, VerifyResponse
@@ -51,7 +52,7 @@ async def audit_verify(request: Request) -> VerifyResponse:
     )
 
 
-@router.post("/audit/checkpoints", response_model=CheckpointOut, status_code=201)
+@router.post("/audit/checkpoints", response_model=CheckpointOut, status_code=201, responses=problems(409))
 async def audit_checkpoint(request: Request) -> CheckpointOut:
     """Sign the chain's current head now (also done every AUDIT_CHECKPOINT_EVERY entries)."""
     key = request.app.state.settings.audit_checkpoint_key

@@ -13,6 +13,7 @@ from paykit.context import IDEMPOTENCY_HEADER
 from paykit.errors import ProblemError
 from paykit.idempotency import IdempotencyStore, respond_idempotently, validate_key
 from paykit.identity import Caller, allow
+from paykit.openapi import problems
 from pydantic import BaseModel, ValidationError
 
 from . import usecases
@@ -68,7 +69,14 @@ def _fingerprint_body(terms: Terms, **extra: Any) -> dict[str, Any]:
     return {**terms.__dict__, **extra}
 
 
-@router.post("/payment/confirm", summary="Confirm a payment (creates it when the transaction id is new)")
+@router.post(
+    "/payment/confirm",
+    summary="Confirm a payment (creates it when the transaction id is new)",
+    responses={
+        202: {"description": "Accepted: the payment waits (review, processing)"},
+        **problems(400, 404, 409),
+    },
+)
 async def confirm(
     request: Request, caller: Customer, deps: DepsDep, store: StoreDep, key: KeyHeader = None
 ) -> Response:
@@ -87,7 +95,12 @@ async def confirm(
     )
 
 
-@router.post("/payments", status_code=201, summary="Create a payment (state REQUIRES_CONFIRMATION)")
+@router.post(
+    "/payments",
+    status_code=201,
+    summary="Create a payment (state REQUIRES_CONFIRMATION)",
+    responses=problems(400, 404, 409),
+)
 async def create(
     request: Request, caller: Customer, deps: DepsDep, store: StoreDep, key: KeyHeader = None
 ) -> Response:
@@ -111,13 +124,17 @@ async def create(
     )
 
 
-@router.get("/payments/{payment_id}", summary="A payment, its state and its history")
+@router.get("/payments/{payment_id}", summary="A payment, its state and its history", responses=problems(404))
 async def get_payment(payment_id: str, caller: CustomerOrOps, deps: DepsDep) -> dict[str, Any]:
     payment, history = await usecases.get_payment(deps, payment_id, caller.subject)
     return {**payment_view(payment), "history": history, "status": confirm_answer(payment)[1]["status"]}
 
 
-@router.post("/payments/{payment_id}/review", summary="Operator decision on a payment UNDER_REVIEW")
+@router.post(
+    "/payments/{payment_id}/review",
+    summary="Operator decision on a payment UNDER_REVIEW",
+    responses={202: {"description": "Accepted: the bank's answer is awaited"}, **problems(400, 404, 409)},
+)
 async def review(
     payment_id: str,
     body: ReviewRequest,
@@ -139,7 +156,7 @@ async def review(
     )
 
 
-@router.get("/payments", summary="Payments of a customer, newest first")
+@router.get("/payments", summary="Payments of a customer, newest first", responses=problems(403))
 async def list_payments(
     deps: DepsDep,
     customer_id: Annotated[str, Query(max_length=64)],

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from paykit import ProblemError, format_minor
 from paykit.identity import allow
+from paykit.openapi import problems
 
 from . import usecases
 from .domain import Action, Status
@@ -74,7 +75,11 @@ def _require_reviewer(request: Request, authorization: str | None) -> None:
 
 
 @router.post(
-    "/check-status", response_model=CheckStatusResponse, tags=["kyc"], dependencies=[allow("risk", "ops")]
+    "/check-status",
+    response_model=CheckStatusResponse,
+    tags=["kyc"],
+    dependencies=[allow("risk", "ops")],
+    responses=problems(404),
 )
 async def check_status(body: CheckStatusRequest, request: Request) -> CheckStatusResponse:
     view = await usecases.check_status(request.app.state.resources.require_pool(), body.customer_id)
@@ -95,7 +100,11 @@ async def tiers(request: Request) -> TiersResponse:
 
 
 @router.get(
-    "/customers/{customer_id}", response_model=KycRecord, tags=["kyc"], dependencies=[allow("risk", "ops")]
+    "/customers/{customer_id}",
+    response_model=KycRecord,
+    tags=["kyc"],
+    dependencies=[allow("risk", "ops")],
+    responses=problems(404),
 )
 async def get_customer(customer_id: CustomerId, request: Request) -> KycRecord:
     return _record(await usecases.get_record(request.app.state.resources.require_pool(), customer_id))
@@ -106,6 +115,7 @@ async def get_customer(customer_id: CustomerId, request: Request) -> KycRecord:
     response_model=KycRecord,
     tags=["kyc"],
     dependencies=[allow("ops")],
+    responses=problems(400, 404, 409),
 )
 async def submit_verification(
     customer_id: CustomerId, body: VerificationRequest, request: Request
@@ -121,6 +131,7 @@ async def submit_verification(
     "/customers/{customer_id}/review/approve",
     response_model=KycRecord,
     tags=["review"],
+    responses=problems(400, 401, 404, 409),
 )
 async def approve(
     customer_id: CustomerId,
@@ -137,6 +148,7 @@ async def approve(
     "/customers/{customer_id}/review/reject",
     response_model=KycRecord,
     tags=["review"],
+    responses=problems(400, 401, 404, 409),
 )
 async def reject(
     customer_id: CustomerId,
@@ -151,7 +163,7 @@ async def reject(
     return _record(await usecases.review(pool, customer_id, Action.REJECT, body))
 
 
-@router.get("/review-queue", response_model=ReviewQueueResponse, tags=["review"])
+@router.get("/review-queue", response_model=ReviewQueueResponse, tags=["review"], responses=problems(401))
 async def review_queue(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=REVIEW_QUEUE_LIMIT_MAX)] = 50,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from paykit.errors import ProblemError
 from paykit.identity import Caller, allow
+from paykit.openapi import problems
 
 from . import usecases
 from .schemas import (
@@ -25,7 +26,12 @@ dev_router = APIRouter(tags=["dev"])
 InboxReader = Annotated[Caller, allow("ops", "gateway", principal=("gateway",))]
 
 
-@router.post("/send-notification", response_model=SendNotificationResponse, dependencies=[allow("otp")])
+@router.post(
+    "/send-notification",
+    response_model=SendNotificationResponse,
+    dependencies=[allow("otp")],
+    responses=problems(400, 404, 502),
+)
 async def send_notification(body: SendNotificationRequest, request: Request) -> SendNotificationResponse:
     sent = await usecases.send_notification(
         request.app.state.deps, body.customer_id, body.type, body.data, body.channels

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from paykit import ProblemError
 from paykit.identity import allow
+from paykit.openapi import problems
 
 from . import usecases
 from .countries import country_key
@@ -82,6 +83,7 @@ def _query(body: CheckSanctionsRequest, name: str | None) -> ScreeningQuery | No
     response_model=CheckSanctionsResponse,
     tags=["screening"],
     dependencies=[allow("risk", "kyc", "ops")],
+    responses=problems(400, 404),
 )
 async def check_sanctions(body: CheckSanctionsRequest, request: Request) -> CheckSanctionsResponse:
     policy: usecases.ScreeningPolicy = request.app.state.policy
@@ -151,7 +153,9 @@ def _require_admin(request: Request, authorization: str | None) -> None:
         raise ProblemError(401, "ADMIN_TOKEN_REQUIRED", "A valid admin bearer token is required")
 
 
-@router.post("/admin/lists/reload", response_model=ReloadResponse, tags=["lists"])
+@router.post(
+    "/admin/lists/reload", response_model=ReloadResponse, tags=["lists"], responses=problems(400, 401)
+)
 async def reload_list(
     request: Request,
     body: ReloadRequest | None = None,

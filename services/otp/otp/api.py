@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from paykit.identity import allow
 from paykit.masking import Masked
+from paykit.openapi import problems
 
 from . import usecases
 from .domain import REASONS, Binding, Verdict
@@ -17,7 +18,12 @@ def _binding(body: GenerateOtpRequest | VerifyOtpRequest) -> Binding:
     return Binding(body.customer_id, body.transaction_id, body.amount_minor, body.currency, body.payee)
 
 
-@router.post("/generate-otp", status_code=201, response_model=GenerateOtpResponse)
+@router.post(
+    "/generate-otp",
+    status_code=201,
+    response_model=GenerateOtpResponse,
+    responses=problems(400, 404, 429, 502),
+)
 async def generate_otp(body: GenerateOtpRequest, request: Request) -> GenerateOtpResponse:
     state = request.app.state
     issued = await usecases.generate_otp(
@@ -31,7 +37,12 @@ async def generate_otp(body: GenerateOtpRequest, request: Request) -> GenerateOt
     )
 
 
-@router.post("/verify-otp", response_model=VerifyOtpResponse, response_model_exclude_none=True)
+@router.post(
+    "/verify-otp",
+    response_model=VerifyOtpResponse,
+    response_model_exclude_none=True,
+    responses=problems(400, 404),
+)
 async def verify_otp(body: VerifyOtpRequest, request: Request) -> VerifyOtpResponse:
     state = request.app.state
     result = await usecases.verify_otp(

@@ -8,6 +8,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
 from paykit import MoneyError, ProblemError
 from paykit.identity import allow
+from paykit.openapi import problems
 
 from . import usecases
 from .domain import BankPolicy, make_fault
@@ -47,7 +48,12 @@ Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 Policy = Annotated[BankPolicy, Depends(_policy)]
 
 
-@router.post("/process-transfer", response_model=TransferView, dependencies=[allow("confirm")])
+@router.post(
+    "/process-transfer",
+    response_model=TransferView,
+    dependencies=[allow("confirm")],
+    responses=problems(400, 409),
+)
 async def process_transfer(
     body: ProcessTransferRequest,
     pool: Pool,
@@ -72,7 +78,10 @@ async def process_transfer(
 
 
 @router.get(
-    "/transfers/{reference}", response_model=TransferView, dependencies=[allow("confirm", "account", "ops")]
+    "/transfers/{reference}",
+    response_model=TransferView,
+    dependencies=[allow("confirm", "account", "ops")],
+    responses=problems(404),
 )
 async def get_transfer(reference: Reference, pool: Pool, policy: Policy) -> TransferView:
     row = await usecases.get_transfer(pool, reference)
@@ -95,13 +104,21 @@ async def list_transfers(
     return TransferPage(transfers=views, next_after_id=views[-1].id if len(views) == size else None)
 
 
-@router.post("/check-balance", response_model=BalanceView, dependencies=[allow("confirm", "account", "ops")])
+@router.post(
+    "/check-balance",
+    response_model=BalanceView,
+    dependencies=[allow("confirm", "account", "ops")],
+    responses=problems(404),
+)
 async def check_balance(body: CheckBalanceRequest, pool: Pool) -> BalanceView:
     return BalanceView.of(await usecases.get_balance(pool, body.account_number))
 
 
 @router.get(
-    "/accounts/{account_number}/balance", response_model=BalanceView, dependencies=[allow("account", "ops")]
+    "/accounts/{account_number}/balance",
+    response_model=BalanceView,
+    dependencies=[allow("account", "ops")],
+    responses=problems(404),
 )
 async def account_balance(account_number: AccountNumber, pool: Pool) -> BalanceView:
     return BalanceView.of(await usecases.get_balance(pool, account_number))
