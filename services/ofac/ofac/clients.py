@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from paykit.errors import ProblemError
 from paykit.http import ServiceCallError, ServiceClient
@@ -24,7 +25,8 @@ class AccountClient:
 
     async def customer(self, customer_id: str) -> Customer:
         try:
-            response = await self.http.call("GET", f"/customers/{customer_id}")
+            # Quoted: the id is the caller's text, never part of the path's structure.
+            response = await self.http.call("GET", f"/customers/{quote(customer_id, safe='')}")
         except ServiceCallError as exc:
             # Fail closed: a screening we could not run is never "clear".
             raise ProblemError(

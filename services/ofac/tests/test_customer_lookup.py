@@ -54,3 +54,11 @@ async def test_a_failed_lookup_is_503_not_clear(settings: OfacSettings) -> None:
     async with running_app(create_app(settings, account_transport=httpx.MockTransport(down))) as client:
         response = await client.post("/check-sanctions", json={"customer_id": "cust_001"})
     assert response.status_code == 503 and response.json()["code"] == "CUSTOMER_LOOKUP_UNAVAILABLE"
+
+
+async def test_an_id_that_is_no_url_path_is_unknown_not_a_500(ofac: httpx.AsyncClient) -> None:
+    # Found by schemathesis: a control character or a slash in the id broke the lookup's URL.
+    for customer_id in ("-\u00b3\u0018x", "cust_001/../cust_003", "a b?c#d"):
+        response = await ofac.post("/check-sanctions", json={"customer_id": customer_id})
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "CUSTOMER_NOT_FOUND"
