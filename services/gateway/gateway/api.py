@@ -16,6 +16,7 @@ from paykit.accounts import ACCOUNT_NUMBER_LENGTH_MAX, ACCOUNT_NUMBER_REGEX
 from paykit.context import IDEMPOTENCY_HEADER
 from paykit.errors import ProblemError
 from paykit.idempotency import validate_key
+from paykit.openapi import problems
 
 from . import jwe, usecases
 from .clients import Upstream, passed_headers
@@ -24,9 +25,14 @@ from .ratelimit import RateLimits, client_ip
 from .schemas import SEED_REQUIRED_FIELDS, LoginRequest, LogoutRequest, RefreshRequest, ReviewRequest
 from .usecases import AuthDeps
 
-router = APIRouter()
+# What any route may answer besides its own: the token check, the rate limits, and the
+# services' answers the gateway passes through (paykit.openapi documents each as problem+json).
+router = APIRouter(
+    responses={202: {"description": "Accepted: the payment waits (review, processing)"}}
+    | problems(400, 401, 403, 404, 409, 429)
+)
 # Development only (not mounted in production): what the dev channels "sent" you.
-dev_router = APIRouter(tags=["development"])
+dev_router = APIRouter(tags=["development"], responses=problems(401, 403, 429))
 AccountNumber = Annotated[
     str, Path(min_length=1, max_length=ACCOUNT_NUMBER_LENGTH_MAX, pattern=ACCOUNT_NUMBER_REGEX)
 ]
