@@ -174,7 +174,13 @@ async def review_queue(
     return ReviewQueueResponse(records=[_record(v) for v in views])
 
 
-@router.post("/customers/{customer_id}/sanctions-hits", response_model=KycRecord, tags=["review"])
+@router.post(
+    "/customers/{customer_id}/sanctions-hits",
+    response_model=KycRecord,
+    tags=["review"],
+    dependencies=[allow("ofac")],
+    responses=problems(400, 404, 409),
+)
 async def record_sanctions_hit(
     customer_id: CustomerId, body: SanctionsHitRequest, request: Request
 ) -> KycRecord:
@@ -183,7 +189,12 @@ async def record_sanctions_hit(
     return _record(await usecases.record_sanctions_hit(pool, customer_id, body))
 
 
-@router.get("/customers/{customer_id}/sanctions-hits", response_model=SanctionsHitsResponse, tags=["review"])
+@router.get(
+    "/customers/{customer_id}/sanctions-hits",
+    response_model=SanctionsHitsResponse,
+    tags=["review"],
+    responses=problems(401),
+)
 async def list_sanctions_hits(
     customer_id: CustomerId,
     request: Request,

@@ -189,7 +189,7 @@ def _require_allowed_source(request: Request, source: str) -> None:
         )
 
 
-@router.get("/rescreens", tags=["lists"])
+@router.get("/rescreens", tags=["lists"], responses=problems(401))
 async def rescreens(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> dict[str, object]:

@@ -161,7 +161,11 @@ def create_app(
                 identity=app.state.identity,
             )
             kyc = ServiceClient(
-                "kyc", settings.kyc_service_url, timeout_s=settings.kyc_timeout_s, transport=kyc_transport
+                "kyc",
+                settings.kyc_service_url,
+                timeout_s=settings.kyc_timeout_s,
+                transport=kyc_transport,
+                identity=app.state.identity,
             )
             app.state.accounts = AccountClient(accounts)
             if settings.ofac_rescreen:
