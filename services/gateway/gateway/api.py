@@ -27,10 +27,8 @@ from .usecases import AuthDeps
 
 # What any route may answer besides its own: the token check, the rate limits, and the
 # services' answers the gateway passes through (paykit.openapi documents each as problem+json).
-router = APIRouter(
-    responses={202: {"description": "Accepted: the payment waits (review, processing)"}}
-    | problems(400, 401, 403, 404, 409, 429)
-)
+ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"description": "Accepted: the payment waits"}}
+router = APIRouter(responses=ACCEPTED | problems(400, 401, 403, 404, 409, 429))
 # Development only (not mounted in production): what the dev channels "sent" you.
 dev_router = APIRouter(tags=["development"], responses=problems(401, 403, 429))
 AccountNumber = Annotated[
