@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ QUICK_ANSWER_TIMEOUT_S = 10
 
 @pytest.mark.parametrize("amount", ['"1e999990"', "1e999990", '"1e999999"'])
 def test_an_absurd_amount_is_a_quick_422_and_the_fleet_keeps_serving(
-    gateway: httpx.Client, services: dict[str, httpx.Client], amount: str
+    gateway: httpx.Client, services: dict[str, httpx.Client], service_token: Callable[..., str], amount: str
 ) -> None:
     auth = login(gateway, "demo")
     body = payment_body("cust_001", "1.00", "ACC001", "ACC002")
@@ -28,7 +29,12 @@ def test_an_absurd_amount_is_a_quick_422_and_the_fleet_keeps_serving(
     direct = services["confirm"].post(
         "/payment/confirm",
         content=raw,
-        headers={**new_key(), "content-type": "application/json", "X-User-ID": "cust_001"},
+        headers={
+            **new_key(),
+            "content-type": "application/json",
+            # as the gateway calls confirm for this customer
+            "Authorization": f"Bearer {service_token('gateway', 'confirm', subject='cust_001')}",
+        },
         timeout=QUICK_ANSWER_TIMEOUT_S,
     )
     assert direct.status_code == 422 and direct.json()["code"] == "INVALID_AMOUNT", direct.text

@@ -39,7 +39,8 @@ PathId = Annotated[str, Path(min_length=1, max_length=64)]
 CONTACT_READERS = allow("risk", "notification", "ofac", "ops")
 # Every customer, for ofac's re-screening when the sanctions list changes.
 CUSTOMER_LISTERS = allow("ofac", "ops")
-ACCOUNT_READERS = allow("gateway", "confirm", "ops")
+# risk reads the payee account's owner to screen them.
+ACCOUNT_READERS = allow("gateway", "confirm", "risk", "ops")
 STATEMENT_READERS = allow("gateway", "ops")
 MONEY_MOVERS = allow("confirm")
 HOLD_READERS = allow("confirm", "ops")
