@@ -178,7 +178,7 @@ async def test_customers_are_listed_a_page_at_a_time(ledger: Ledger) -> None:
     seen: list[str] = []
     after = ""
     for _ in range(100):  # bounded: a page cursor that never ends would be a bug
-        page = await ledger.client.get("/customers", params={"after": after, "limit": 2})
+        page = await ledger.client.get("/customers", params={"after": after, "limit": 2}, headers=ops())
         assert page.status_code == 200, page.text
         body = page.json()
         assert len(body["customers"]) <= 2
@@ -188,4 +188,4 @@ async def test_customers_are_listed_a_page_at_a_time(ledger: Ledger) -> None:
         after = body["next_after"]
     assert {"cust_list_LST001", "cust_list_LST002", "cust_list_LST003"} <= set(seen)
     assert seen == sorted(seen) and len(seen) == len(set(seen))
-    assert (await ledger.client.get("/customers", params={"limit": 501})).status_code == 422
+    assert (await ledger.client.get("/customers", params={"limit": 501}, headers=ops())).status_code == 422
