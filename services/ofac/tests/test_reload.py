@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 from ofac.main import BUNDLED_LIST, OfacSettings, create_app
-from paykit.testing import running_app
+from paykit.testing import production_identity, running_app
 
 from .conftest import ADMIN_TOKEN, SUBSET_LIST
 
@@ -176,7 +176,12 @@ def test_production_needs_a_list_source_or_an_explicit_opt_in(caplog: pytest.Log
         OfacSettings(
             app_env="production", ofac_admin_token=strong, ofac_list_source="http://lists.example.test/x"
         )
-    opted_in = OfacSettings(app_env="production", ofac_admin_token=strong, ofac_allow_bundled_list=True)
+    opted_in = OfacSettings(
+        app_env="production",
+        ofac_admin_token=strong,
+        ofac_allow_bundled_list=True,
+        **production_identity("ofac"),
+    )
     with caplog.at_level("WARNING"):
         create_app(opted_in)
     assert any("bundled" in r.getMessage() for r in caplog.records), "the opt-in is logged"
