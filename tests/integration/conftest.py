@@ -44,7 +44,7 @@ def fleet_process() -> dict[str, Fleet]:
 
 
 @pytest.fixture(scope="session")
-def fleet(
+def fleet_started(
     kafka_bootstrap: str, fleet_datastores: dict[str, str], fleet_process: dict[str, Fleet]
 ) -> Iterator[Fleet | None]:
     """The fleet this suite started (None when FLEET_URL names a running one)."""
@@ -91,19 +91,19 @@ def fleet(
 
 
 @pytest.fixture(scope="session")
-def fleet_url(fleet: Fleet | None) -> str:
-    return fleet.gateway_url if fleet else os.environ["FLEET_URL"].rstrip("/")
+def fleet_url(fleet_started: Fleet | None) -> str:
+    return fleet_started.gateway_url if fleet_started else os.environ["FLEET_URL"].rstrip("/")
 
 
 @pytest.fixture(scope="session")
-def service_token(fleet: Fleet | None) -> Callable[..., str]:
+def service_token(fleet_started: Fleet | None) -> Callable[..., str]:
     """`service_token(caller, audience, subject=..., roles=[...])`: a token of the fleet's
     `caller` (for a running fleet, from `<CALLER>_SIGNING_KEY` in the environment)."""
     from paykit.identity import mint, private_key_from_text
 
     def token(caller: str, audience: str, **claims: Any) -> str:
-        if fleet is not None:
-            return fleet.service_token(caller, audience, **claims)
+        if fleet_started is not None:
+            return fleet_started.service_token(caller, audience, **claims)
         key = private_key_from_text(os.environ[f"{caller.upper()}_SIGNING_KEY"])
         return mint(key, caller, audience, **claims)
 
