@@ -77,9 +77,6 @@ def fleet_started(
             # finishes its payment without a 30 s wait.
             "PAYMENT_LEASE_S": "5",
         },
-        # Roomy enough for the other tests' concurrency (20 at once), and test_overload's
-        # burst is still well past it.
-        service_env={"gateway": {"IN_FLIGHT_MAX": "12", "ADMISSION_QUEUE_MAX": "16"}},
     )
     fleet_process["fleet"] = fleet
     try:
