@@ -157,6 +157,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
         print("starting the fleet ...", flush=True)
         url = fleet.start()
         superuser_url = fleet.postgres_url
+        os.environ.setdefault("ENV_FILE", str(fleet.identity_file))  # the invariants sign as ops
     elif not superuser_url:
         print("FLEET_URL needs BENCH_POSTGRES_URL (a superuser URL of its Postgres)", file=sys.stderr)
         return 2

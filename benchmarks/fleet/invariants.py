@@ -123,9 +123,23 @@ def check(database_url: str) -> Report:
     return report
 
 
+def _ops_token() -> str:
+    """Account runs reconciliation only for `ops` (service identity): sign as ops with the keys
+    of the fleet under test (ENV_FILE, else `make run`'s or compose's, as `make service-token`)."""
+    from paykit.identity import mint, private_key_from_text
+
+    from tools.service_token import signing_key
+
+    return mint(private_key_from_text(signing_key("ops")), "ops", "account", ttl_s=300)
+
+
 def _reconcile() -> list[dict[str, object]] | None:
     try:
-        response = httpx.post(f"{ACCOUNT_URL}/reconciliation/run", timeout=120)
+        response = httpx.post(
+            f"{ACCOUNT_URL}/reconciliation/run",
+            headers={"Authorization": f"Bearer {_ops_token()}"},
+            timeout=120,
+        )
     except httpx.HTTPError:
         return None
     if response.status_code != 200:
