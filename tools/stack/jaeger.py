@@ -12,13 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from .compose import REPO
+from .ready import wait_until_ok
 
 MODULE = "github.com/jaegertracing/jaeger"
 # v1.76.0 and v2.13.0 tag the same code; cmd/jaeger is the v2 binary (jaegertracing/jaeger:2.13.0).
@@ -87,17 +87,13 @@ class LocalJaeger:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        with httpx.Client(timeout=2, trust_env=False) as client:
-            while True:
-                try:
-                    if client.get(f"http://{self.host}:13133/status").status_code == 200:
-                        return self
-                except httpx.HTTPError:
-                    pass
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"jaeger did not start; see {self.log_file}")
-                time.sleep(0.2)
+        wait_until_ok(
+            self._process,
+            f"http://{self.host}:13133/status",
+            START_TIMEOUT_S,
+            f"jaeger did not start; see {self.log_file}",
+        )
+        return self
 
     def trace(self, trace_id: str) -> dict[str, Any] | None:
         with httpx.Client(timeout=QUERY_TIMEOUT_S, trust_env=False) as client:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import httpx
 import yaml
 
 from .compose import REPO
+from .ready import wait_until_ok
 
 CONFIG = REPO / "observability" / "prometheus.yml"
 START_TIMEOUT_S = 30.0
@@ -86,17 +86,13 @@ class LocalPrometheus:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        with httpx.Client(timeout=2, trust_env=False) as client:
-            while True:
-                try:
-                    if client.get(f"{self.url}/-/ready").status_code == 200:
-                        return self
-                except httpx.HTTPError:
-                    pass
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"prometheus did not start; see {self.work_dir / 'prometheus.log'}")
-                time.sleep(0.2)
+        wait_until_ok(
+            self._process,
+            f"{self.url}/-/ready",
+            START_TIMEOUT_S,
+            f"prometheus did not start; see {self.work_dir / 'prometheus.log'}",
+        )
+        return self
 
     def api(self, path: str, **params: str) -> Any:
         with httpx.Client(timeout=QUERY_TIMEOUT_S, trust_env=False) as client:
