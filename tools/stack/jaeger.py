@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from .compose import REPO
-from .ready import wait_until_ok
+from .ready import stop, wait_until_ok
 
 MODULE = "github.com/jaegertracing/jaeger"
 # v1.76.0 and v2.13.0 tag the same code; cmd/jaeger is the v2 binary (jaegertracing/jaeger:2.13.0).
@@ -105,13 +105,7 @@ class LocalJaeger:
         return data[0] if data else None
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop(self._process, STOP_TIMEOUT_S)
         self._process = None
 
 

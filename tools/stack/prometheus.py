@@ -15,7 +15,7 @@ import httpx
 import yaml
 
 from .compose import REPO
-from .ready import wait_until_ok
+from .ready import stop, wait_until_ok
 
 CONFIG = REPO / "observability" / "prometheus.yml"
 START_TIMEOUT_S = 30.0
@@ -101,11 +101,5 @@ class LocalPrometheus:
         return response.json()["data"]
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop(self._process, STOP_TIMEOUT_S)
         self._process = None

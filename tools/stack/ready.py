@@ -1,4 +1,5 @@
-"""Waiting for a process of the stack test to answer its readiness URL."""
+"""Starting and stopping the stack test's helper processes (Jaeger, Prometheus): wait for a
+readiness URL, stop within a bound."""
 
 from __future__ import annotations
 
@@ -24,3 +25,15 @@ def wait_until_ok(process: subprocess.Popen[bytes], url: str, timeout_s: float, 
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(failure)
             time.sleep(POLL_INTERVAL_S)
+
+
+def stop(process: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    """Terminate a running process, kill it if it has not exited within `timeout_s`."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
