@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.fleet import hops, invariants, seed  # noqa: E402
+from benchmarks.fleet import cpu, hops, invariants, seed  # noqa: E402
 from benchmarks.fleet.load import Load, StepResult, vegeta  # noqa: E402
 
 STEP_S = float(os.environ.get("BENCH_STEP_S", "10"))
@@ -127,6 +127,29 @@ def _pgserver_binary(name: str) -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
+def budget_phase(load: Load, rate: float, results: dict[str, object]) -> None:
+    """One constant-rate phase: latency quantiles, the per-hop budget and the CPU budget."""
+    before, cpu_before = hops.scrape(), cpu.snapshot()
+    half = load.attack(rate, HALF_RATE_S)
+    cpu_rows = cpu.per_payment(cpu_before, cpu.snapshot(), half.sent)
+    print(f"  {half.line()}", flush=True)
+    rows = hops.budget(before, hops.scrape(), half.sent)
+    print("per-hop budget (mean time each service spent per call):")
+    print(hops.table(rows), flush=True)
+    print("CPU per payment (all processes of the fleet and its datastores):")
+    print(cpu.table(cpu_rows), flush=True)
+    results["hops"] = rows
+    results["cpu_ms_per_payment"] = cpu_rows
+    p50, p95, p99 = (half.quantile(q) for q in (0.5, 0.95, 0.99))
+    results["half_rate"] = {
+        "rate": half.rate,
+        "p50_ms": round(p50 * 1000, 1),
+        "p95_ms": round(p95 * 1000, 1),
+        "p99_ms": round(p99 * 1000, 1),
+        "p99_over_p50": round(p99 / p50, 2) if p50 else None,
+    }
+
+
 def load_conditions() -> str:
     load1, load5, _ = os.getloadavg()
     return f"{os.cpu_count()} cores, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) at start"
@@ -171,58 +194,49 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
         load = Load(vegeta_bin, url, payers, work_dir)
         load.attack(5, 4)  # warm-up: connections, caches, JIT-free but lazy imports
 
-        print("spread over all payers:", flush=True)
-        steps = ladder(load, START_RATE, "spread")
-        top = best(steps)
-        sustained = top.success_rate if top else 0.0
-        results["sustained_confirms_per_s"] = round(sustained, 1)
-        results["steps"] = [s.line() for s in steps]
-        if top:
-            before = hops.scrape()
-            half = load.attack(max(1.0, top.rate / 2), HALF_RATE_S)
-            print(f"  half rate {half.line()}", flush=True)
-            rows = hops.budget(before, hops.scrape(), half.sent)
-            print("per-hop budget at half rate (mean time each service spent per call):")
-            print(hops.table(rows), flush=True)
-            results["hops"] = rows
-            p50, p95, p99 = (half.quantile(q) for q in (0.5, 0.95, 0.99))
-            results["half_rate"] = {
-                "rate": half.rate,
-                "p50_ms": round(p50 * 1000, 1),
-                "p95_ms": round(p95 * 1000, 1),
-                "p99_ms": round(p99 * 1000, 1),
-                "p99_over_p50": round(p99 / p50, 2) if p50 else None,
-            }
+        only_rate = float(os.environ.get("BENCH_ONLY_RATE", "0"))
+        if only_rate:
+            print(f"one phase at {only_rate}/s (BENCH_ONLY_RATE): CPU and per-hop budget", flush=True)
+            budget_phase(load, only_rate, results)
+        else:
+            print("spread over all payers:", flush=True)
+            steps = ladder(load, START_RATE, "spread")
+            top = best(steps)
+            sustained = top.success_rate if top else 0.0
+            results["sustained_confirms_per_s"] = round(sustained, 1)
+            results["steps"] = [s.line() for s in steps]
+            if top:
+                budget_phase(load, max(1.0, top.rate / 2), results)
 
-        print("one hot account:", flush=True)
-        hot_steps = ladder(load, max(2.0, START_RATE / 2), "hot", hot=payers[0])
-        hot = best(hot_steps)
-        results["hot_account_confirms_per_s"] = round(hot.success_rate, 1) if hot else 0.0
-        results["hot_steps"] = [s.line() for s in hot_steps]
+            print("one hot account:", flush=True)
+            hot_steps = ladder(load, max(2.0, START_RATE / 2), "hot", hot=payers[0])
+            hot = best(hot_steps)
+            results["hot_account_confirms_per_s"] = round(hot.success_rate, 1) if hot else 0.0
+            results["hot_steps"] = [s.line() for s in hot_steps]
 
-        if top:
-            print("overload (3x the sustained rate), then the sustained rate again:", flush=True)
-            over = load.attack(top.rate * 3, OVERLOAD_S)
-            print(f"  overload  {over.line()}", flush=True)
-            after = load.attack(top.rate, RECOVERY_S)
-            print(f"  recovery  {after.line()}", flush=True)
-            other_5xx = sum(n for c, n in over.codes.items() if c >= 500 and c != 503)
-            results["overload"] = {
-                "offered": over.rate,
-                "codes": over.codes,
-                "other_5xx": other_5xx,
-                "no_answer": over.codes.get(0, 0),
-                "slow_shed_answers": over.shed_slow,
-                "over_deadline": over.over_budget,
-                "recovered": after.sustained(),
-                "recovery": after.line(),
-            }
+            if top:
+                print("overload (3x the sustained rate), then the sustained rate again:", flush=True)
+                over = load.attack(top.rate * 3, OVERLOAD_S)
+                print(f"  overload  {over.line()}", flush=True)
+                after = load.attack(top.rate, RECOVERY_S)
+                print(f"  recovery  {after.line()}", flush=True)
+                other_5xx = sum(n for c, n in over.codes.items() if c >= 500 and c != 503)
+                results["overload"] = {
+                    "offered": over.rate,
+                    "codes": over.codes,
+                    "other_5xx": other_5xx,
+                    "no_answer": over.codes.get(0, 0),
+                    "slow_shed_answers": over.shed_slow,
+                    "over_deadline": over.over_budget,
+                    "recovered": after.sustained(),
+                    "recovery": after.line(),
+                }
 
-        print("pgbench TPC-B on the same Postgres:", flush=True)
-        tps = pgbench(superuser_url)
-        results["pgbench_tps"] = tps
-        results["ratio"] = round(sustained / tps, 4) if tps else None
-        print(f"  {tps} tps; confirms/s / tps = {results['ratio']}", flush=True)
+            print("pgbench TPC-B on the same Postgres:", flush=True)
+            tps = pgbench(superuser_url)
+            results["pgbench_tps"] = tps
+            results["ratio"] = round(sustained / tps, 4) if tps else None
+            print(f"  {tps} tps; confirms/s / tps = {results['ratio']}", flush=True)
 
         print("invariants:", flush=True)
         report = invariants.check(database_url)
