@@ -11,11 +11,12 @@ STAMP := $(VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): requirements/base.txt requirements/embedded.txt requirements/dev.txt requirements/constraints.txt libs/paykit/pyproject.toml
+$(STAMP): requirements/base.txt requirements/no-deps.txt requirements/embedded.txt requirements/dev.txt requirements/constraints.txt libs/paykit/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/dev.txt -c requirements/constraints.txt
+	$(PY) -m pip install -q --no-deps -r requirements/no-deps.txt -c requirements/constraints.txt
 	$(PY) -m pip install -q --no-deps -e libs/paykit
 	$(PY) tools/devstack/paths.py
 	@touch $(STAMP)

@@ -27,10 +27,9 @@ RUN groupadd --system --gid 10001 app \
 # constraints file. The embedded servers of `make run` (requirements/embedded.txt) stay out:
 # a container talks to the stack's real Postgres and Redis.
 COPY requirements/ requirements/
-# pyicu (needed by rigour, the ofac name normaliser) builds from source against ICU.
-RUN apt-get update && apt-get install -y --no-install-recommends libicu-dev pkg-config g++ \
- && pip install -r requirements/base.txt -c requirements/constraints.txt \
- && rm -rf /var/lib/apt/lists/*
+# rigour and normality (the ofac name normaliser) go in with --no-deps: see requirements/no-deps.txt.
+RUN pip install -r requirements/base.txt -c requirements/constraints.txt \
+ && pip install --no-deps -r requirements/no-deps.txt -c requirements/constraints.txt
 
 COPY libs/ libs/
 COPY services/${SERVICE}/ services/${SERVICE}/
