@@ -41,7 +41,7 @@ test: $(STAMP) ## Unit and service tests against real Postgres and Redis (embedd
 	$(PY) -m pytest -m "not integration and not compose_up" -q
 
 .PHONY: test-integration
-test-integration: $(STAMP) ## The fleet behind nginx with a real Kafka broker, then docker-compose.yml as processes (needs nginx and Java 17)
+test-integration: $(STAMP) ## The fleet behind nginx with a real Kafka broker, then docker-compose.yml as processes (needs nginx, promtool and Java 17)
 	$(PY) -m pytest -m integration -q -p no:randomly --ignore=tests/stack
 	$(PY) -m pytest -m integration -q -p no:randomly tests/stack
 

@@ -1,7 +1,8 @@
 """Every query of the provisioned Grafana dashboards is PromQL that Prometheus accepts
 (promtool checks it as a rule) and shows what the issue asks for: the payment funnel, latency
 per hop, shed rate, dead letters and reconciliation. That each query names metrics the services
-really export is checked against a live Prometheus in tests/stack/test_observability.py."""
+really export is checked against a live Prometheus in tests/stack/test_observability.py. The
+promtool runs are marked integration (`make test-integration`), so `make test` needs no promtool."""
 
 from __future__ import annotations
 
@@ -96,6 +97,7 @@ def _all_queries() -> list[tuple[str, str, str]]:
     return found
 
 
+@pytest.mark.integration
 def test_every_dashboard_query_is_promql_that_promtool_accepts() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
@@ -118,6 +120,7 @@ def test_every_dashboard_query_is_promql_that_promtool_accepts() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.integration
 def test_a_broken_query_is_caught() -> None:
     """The check above can fail: promtool refuses what Grafana would show as an error."""
     promtool = shutil.which("promtool")

@@ -1,7 +1,8 @@
 """The compose stack's edge (nginx/nginx.conf), run in a real nginx on free ports with only
 its addresses adapted: port 80 only redirects to HTTPS (health aside); HTTPS answers carry
 HSTS, nosniff and Referrer-Policy, token and payment answers `Cache-Control: no-store`;
-/docs, /openapi.json, /metrics and /ready are not served to the internet."""
+/docs, /openapi.json, /metrics and /ready are not served to the internet. Needs nginx, so it runs
+with `make test-integration` (its own free ports, none of the fleet's)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from tools.devstack.nginx import _self_signed
 REPO = Path(__file__).resolve().parents[2]
 NGINX_START_TIMEOUT_S = 10
 HIDDEN = ["/docs", "/redoc", "/openapi.json", "/metrics", "/ready", "/docs/oauth2-redirect"]
+
+pytestmark = pytest.mark.integration
 
 
 def _nginx() -> str:
