@@ -1,0 +1,239 @@
+"""The generic cost of one service-to-service hop: paykit against bare FastAPI + httpx.
+
+Two servers run under uvicorn in their own processes, as the fleet runs them: a service app
+built by `paykit.service.create_service_app` with one trivial route guarded by `allow(...)`,
+and a bare `FastAPI()` app with the same route. Each is called `--calls` times over real
+loopback HTTP, one call at a time, from a client process of its own: paykit's through
+`paykit.http.ServiceClient` (service token, deadline, correlation id, trace context,
+retries, circuit breaker) in a process whose tracing is configured as a service's is; the
+bare one through a plain `httpx.AsyncClient`. Rounds alternate so both see the same machine.
+
+Reports CPU per call (client process and server process, from the kernel's accounting, so
+other load on the machine does not inflate it) and calls/s, and the paykit ÷ bare ratios:
+what every one of a payment's ~13 hops pays for the fleet's plumbing.
+
+    .venv/bin/python benchmarks/service_hop.py [--calls 3000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+os.environ.setdefault("APP_ENV", "test")
+os.environ.setdefault("SERVICE_IDENTITY_DEV_SEED", "benchmark-only")
+
+VARIANTS = ("bare", "paykit")
+WARMUP_CALLS = 200
+READY_TIMEOUT_S = 30.0
+CLIENT_TIMEOUT_S = 600.0
+CALLER, CALLEE = "confirm", "account"
+
+
+class Hop(BaseModel):
+    n: int
+
+
+def build_app(variant: str) -> object:
+    from fastapi import FastAPI
+
+    if variant == "bare":
+        app = FastAPI()
+        dependencies: list[object] = []
+    else:
+        from paykit.config import ServiceSettings
+        from paykit.identity import allow
+        from paykit.service import create_service_app
+
+        app = create_service_app(
+            ServiceSettings(app_env="test", service_name=CALLEE, log_level="WARNING"), title="bench"
+        )
+        dependencies = [allow(CALLER)]
+
+    @app.post("/hop", dependencies=dependencies)  # type: ignore[arg-type]
+    async def hop(body: Hop) -> dict[str, int]:
+        return {"n": body.n}
+
+    return app
+
+
+def serve(variant: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        build_app(variant),  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc (clock ticks)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def client_loop(variant: str, url: str, calls: int, server_pid: int) -> dict[str, float]:
+    if variant == "bare":
+        import httpx
+
+        client = httpx.AsyncClient(base_url=url, timeout=5.0)
+
+        async def one(n: int) -> int:
+            response = await client.post("/hop", json={"n": n})
+            return response.status_code
+
+        close = client.aclose
+    else:
+        from paykit import deadline
+        from paykit.context import correlation_id_var
+        from paykit.http import ServiceClient
+        from paykit.logs import configure_logging
+        from paykit.telemetry import configure_tracing
+        from paykit.testing import fleet_identity
+
+        # The caller is set up as a service process is (create_service_app does the same).
+        configure_logging(CALLER, "WARNING")
+        configure_tracing(CALLER)
+        service = ServiceClient(CALLEE, url, identity=fleet_identity(CALLER))
+
+        async def one(n: int) -> int:
+            # As inside a request being served: a correlation id and a deadline to pass on.
+            token = correlation_id_var.set(f"bench-{n}")
+            budget = deadline.start(5000)
+            try:
+                response = await service.call("POST", "/hop", json={"n": n})
+            finally:
+                deadline.reset(budget)
+                correlation_id_var.reset(token)
+            return response.status_code
+
+        close = service.aclose
+
+    for n in range(WARMUP_CALLS):
+        assert await one(n) == 200
+    server_before = process_cpu_s(server_pid)
+    client_before = time.process_time()
+    wall_before = time.perf_counter()
+    for n in range(calls):
+        status = await one(n)
+        assert status == 200, status
+    wall = time.perf_counter() - wall_before
+    client_cpu = time.process_time() - client_before
+    server_cpu = process_cpu_s(server_pid) - server_before
+    await close()
+    return {"calls": calls, "wall_s": wall, "client_cpu_s": client_cpu, "server_cpu_s": server_cpu}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on {port} not listening after {READY_TIMEOUT_S} s")
+
+
+@dataclass
+class Totals:
+    calls: int = 0
+    wall_s: float = 0.0
+    client_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+    rounds: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, run: dict[str, float]) -> None:
+        self.calls += int(run["calls"])
+        self.wall_s += run["wall_s"]
+        self.client_cpu_s += run["client_cpu_s"]
+        self.server_cpu_s += run["server_cpu_s"]
+        self.rounds.append(run)
+
+    def us(self, seconds: float) -> float:
+        return seconds / self.calls * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=3000, help="measured calls per variant, all rounds")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return 0
+    if args.client:
+        url = f"http://127.0.0.1:{args.port}"
+        print(json.dumps(asyncio.run(client_loop(args.client, url, args.calls, args.server_pid))))
+        return 0
+
+    me = os.path.abspath(__file__)
+    ports = {v: free_port() for v in VARIANTS}
+    servers = {
+        v: subprocess.Popen([sys.executable, me, "--serve", v, "--port", str(ports[v])]) for v in VARIANTS
+    }
+    totals = {v: Totals() for v in VARIANTS}
+    try:
+        for v in VARIANTS:
+            wait_ready(ports[v], servers[v])
+        per_round = max(1, args.calls // args.rounds)
+        for _ in range(args.rounds):
+            for v in VARIANTS:
+                command = [sys.executable, me, "--client", v, "--port", str(ports[v])]
+                command += ["--calls", str(per_round), "--server-pid", str(servers[v].pid)]
+                out = subprocess.run(command, check=True, stdout=subprocess.PIPE, timeout=CLIENT_TIMEOUT_S)
+                totals[v].add(json.loads(out.stdout.decode().strip().splitlines()[-1]))
+    finally:
+        for process in servers.values():
+            process.terminate()
+        for process in servers.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    print(f"{'':8} {'calls/s':>8} {'client CPU':>12} {'server CPU':>12} {'total CPU':>12}   (per call)")
+    for v in VARIANTS:
+        t = totals[v]
+        print(
+            f"{v:8} {t.calls / t.wall_s:8.0f} {t.us(t.client_cpu_s):9.0f} us {t.us(t.server_cpu_s):9.0f} us"
+            f" {t.us(t.client_cpu_s + t.server_cpu_s):9.0f} us"
+        )
+    bare, paykit = totals["bare"], totals["paykit"]
+    print(
+        f"paykit / bare: client CPU {paykit.us(paykit.client_cpu_s) / bare.us(bare.client_cpu_s):.2f}x,"
+        f" server CPU {paykit.us(paykit.server_cpu_s) / bare.us(bare.server_cpu_s):.2f}x,"
+        f" total CPU {paykit.us(paykit.client_cpu_s + paykit.server_cpu_s) / bare.us(bare.client_cpu_s + bare.server_cpu_s):.2f}x,"
+        f" calls/s {paykit.calls / paykit.wall_s / (bare.calls / bare.wall_s):.2f}x"
+        " (baseline: bare FastAPI route, bare httpx client, same run)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
