@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -225,10 +226,14 @@ def main() -> int:
             f" {t.us(t.client_cpu_s + t.server_cpu_s):9.0f} us"
         )
     bare, paykit = totals["bare"], totals["paykit"]
+
+    def ratio(cpu: Callable[[Totals], float]) -> float:
+        return paykit.us(cpu(paykit)) / bare.us(cpu(bare))
+
     print(
-        f"paykit / bare: client CPU {paykit.us(paykit.client_cpu_s) / bare.us(bare.client_cpu_s):.2f}x,"
-        f" server CPU {paykit.us(paykit.server_cpu_s) / bare.us(bare.server_cpu_s):.2f}x,"
-        f" total CPU {paykit.us(paykit.client_cpu_s + paykit.server_cpu_s) / bare.us(bare.client_cpu_s + bare.server_cpu_s):.2f}x,"
+        f"paykit / bare: client CPU {ratio(lambda t: t.client_cpu_s):.2f}x,"
+        f" server CPU {ratio(lambda t: t.server_cpu_s):.2f}x,"
+        f" total CPU {ratio(lambda t: t.client_cpu_s + t.server_cpu_s):.2f}x,"
         f" calls/s {paykit.calls / paykit.wall_s / (bare.calls / bare.wall_s):.2f}x"
         " (baseline: bare FastAPI route, bare httpx client, same run)"
     )

@@ -73,7 +73,17 @@ def create_service_app(
     configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
     instance = settings.instance_id or f"{settings.service_name}-{uuid.uuid4().hex[:6]}"
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        # FastAPI's own OpenTelemetry layer stays off: server spans come from the
+        # instrumentation while spans are exported, and otherwise the serving middleware
+        # carries the trace context at a fraction of the cost (telemetry.request_context).
+        # Metrics are prometheus_client's (metrics.py), logs our JSON lines (logs.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.settings = settings
     # Built before anything serves: a service without usable keys does not start.
     app.state.identity = identity_from_settings(

@@ -11,6 +11,7 @@ This one does, in one pass over the headers:
 - deadlines: `X-Request-Timeout-Ms` (or the service's default budget) becomes the request's
   deadline; a request whose budget is already spent is refused with 503 `DEADLINE_EXCEEDED`;
 - correlation ids (X-Correlation-ID, else nginx's X-Request-ID, else a new one), echoed back;
+- the trace context (`traceparent`) while spans are not exported (`telemetry.request_context`);
 - the body-size limit on the declared Content-Length (413).
 
 Operational routes (/health, /ready, /metrics) are never shed nor refused.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import deadline
+from . import deadline, telemetry
 from .context import clean_header_id, correlation_id_var
 from .errors import problem_response
 from .metrics import HTTP_DURATION, HTTP_ERRORS, HTTP_IN_FLIGHT, HTTP_REQUESTS, HTTP_SHED
@@ -37,6 +38,9 @@ _CORRELATION = b"x-correlation-id"
 _REQUEST_ID = b"x-request-id"
 _LENGTH = b"content-length"
 _DEADLINE = deadline.DEADLINE_HEADER.lower().encode()
+_TRACEPARENT = b"traceparent"
+_TRACESTATE = b"tracestate"
+_WANTED = frozenset({_CORRELATION, _REQUEST_ID, _LENGTH, _DEADLINE, _TRACEPARENT, _TRACESTATE})
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class ServingMiddleware:
             budget_ms = self.limits.budget_ms_default
         context = correlation_id_var.set(correlation)
         deadline_token = deadline.start(budget_ms)
+        trace_token = telemetry.request_context(headers.get(_TRACEPARENT), headers.get(_TRACESTATE))
         admitted = False
         try:
             refusal = self._refusal(headers, budget_ms)
@@ -140,6 +145,7 @@ class ServingMiddleware:
         finally:
             if admitted and self.admission is not None:
                 self.admission.leave()
+            telemetry.end_request_context(trace_token)
             deadline.reset(deadline_token)
             correlation_id_var.reset(context)
             self._observe(scope, status, time.perf_counter() - started)
@@ -173,7 +179,7 @@ class ServingMiddleware:
 def _wanted_headers(scope: Scope) -> dict[bytes, str]:
     wanted = {}
     for name, value in scope["headers"]:
-        if name in (_CORRELATION, _REQUEST_ID, _LENGTH, _DEADLINE):
+        if name in _WANTED:
             wanted[name] = value.decode("latin-1")
     return wanted
 

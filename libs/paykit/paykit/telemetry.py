@@ -1,12 +1,23 @@
 """OpenTelemetry wiring: one tracer provider per process, OTLP export when configured,
-and instrumentation of FastAPI, httpx, asyncpg, redis and aiokafka."""
+and instrumentation of FastAPI, httpx, asyncpg, redis and aiokafka while spans are exported.
+
+Without an exporter nothing records spans, and the instrumentation wrappers are not installed
+at all: even with spans sampled off, they cost a share of every request, query and call
+(benchmarks/service_hop.py). The trace context still travels without them: the serving
+middleware opens a request's context from its `traceparent` (`request_context`), and
+`paykit.http` and the outbox inject it into what they send, so logs and events of one payment
+share one trace id either way.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
+from contextvars import Token
 
 from fastapi import FastAPI
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -14,6 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, DEFAULT_ON, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
 
 log = logging.getLogger("paykit.telemetry")
@@ -49,6 +61,7 @@ class _WhenExported(Sampler):
 
 
 _SAMPLER = _WhenExported()
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 def configure_tracing(
@@ -76,8 +89,14 @@ def configure_tracing(
 
         _SAMPLER.exporting = True
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    _instrument_libraries()
+    if _SAMPLER.exporting:
+        _instrument_libraries()
     return provider
+
+
+def exporting() -> bool:
+    """Whether spans are recorded and exported in this process."""
+    return _SAMPLER.exporting
 
 
 def _instrument_libraries() -> None:
@@ -103,9 +122,46 @@ def _instrument_libraries() -> None:
 
 
 def instrument_app(app: FastAPI) -> None:
+    """Server spans for `app`'s requests, when spans are exported (configure tracing first)."""
+    if not _SAMPLER.exporting:
+        return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,metrics")
+
+
+def request_context(traceparent: str | None, tracestate: str | None) -> Token[Context] | None:
+    """Make the current context a request's, as the server span would when spans are exported:
+    the caller's trace (a new one without a valid `traceparent`) and a span id of this hop's
+    own. Returns the token for `end_request_context`; None (nothing done) while exporting,
+    where the instrumentation opens a real span instead."""
+    if _SAMPLER.exporting:
+        return None
+    parent = None
+    if traceparent:
+        carrier = {"traceparent": traceparent}
+        if tracestate:
+            carrier["tracestate"] = tracestate
+        parent = trace.get_current_span(_TRACE_CONTEXT.extract(carrier)).get_span_context()
+    if parent is not None and parent.is_valid:
+        trace_id, trace_state = parent.trace_id, parent.trace_state
+    else:
+        trace_id, trace_state = random.getrandbits(128) or 1, None
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=trace_id,
+            span_id=random.getrandbits(64) or 1,
+            is_remote=False,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+            trace_state=trace_state,
+        )
+    )
+    return otel_context.attach(trace.set_span_in_context(span))
+
+
+def end_request_context(token: Token[Context] | None) -> None:
+    if token is not None:
+        otel_context.detach(token)
 
 
 def tracer(name: str) -> trace.Tracer:

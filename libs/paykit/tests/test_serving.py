@@ -12,6 +12,7 @@ from paykit import deadline
 from paykit.config import ServiceSettings
 from paykit.http import ServiceClient, ServiceUnavailable
 from paykit.service import create_service_app
+from paykit.telemetry import current_trace_id
 from paykit.testing import running_app
 from prometheus_client import REGISTRY
 
@@ -98,3 +99,33 @@ async def test_every_503_says_when_to_come_back() -> None:
     async with running_app(app) as client:
         response = await client.get("/busy")
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+
+
+async def test_a_hop_continues_the_callers_trace_and_starts_one_without_it() -> None:
+    # The downstream call a route makes carries the caller's trace id (logs and events of
+    # one payment share one trace), with or without spans being exported.
+    seen: list[httpx.Request] = []
+
+    def downstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    app, _ = _app()
+    client = ServiceClient("next", "http://next", transport=httpx.MockTransport(downstream))
+
+    @app.get("/onward")
+    async def onward() -> dict[str, str | None]:
+        await client.call("GET", "/x")
+        return {"trace_id": current_trace_id()}
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    async with running_app(app) as caller:
+        continued = await caller.get("/onward", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+        started = await caller.get("/onward")
+    await client.aclose()
+    assert continued.json()["trace_id"] == trace_id
+    assert seen[0].headers["traceparent"].split("-")[1] == trace_id
+    assert seen[0].headers["traceparent"].split("-")[2] != "00f067aa0ba902b7", "a span id of the hop's own"
+    new_id = started.json()["trace_id"]
+    assert new_id and new_id not in ("0" * 32, trace_id)
+    assert seen[1].headers["traceparent"].split("-")[1] == new_id
