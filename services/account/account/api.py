@@ -23,6 +23,8 @@ from .schemas import (
     ExtendIn,
     HoldIn,
     HoldOut,
+    PartyOut,
+    PaymentPartiesOut,
     ReconciliationReport,
     ReserveFundsIn,
     ReserveFundsOut,
@@ -35,12 +37,16 @@ if TYPE_CHECKING:
 
 router = APIRouter(tags=["account"])
 PathId = Annotated[str, Path(min_length=1, max_length=64)]
+QueryId = Annotated[str, Query(min_length=1, max_length=64)]
 # Who may call what (paykit.identity). Only confirm moves money; `ops` is people and scripts.
 CONTACT_READERS = allow("risk", "notification", "ofac", "ops")
 # Every customer, for ofac's re-screening when the sanctions list changes.
 CUSTOMER_LISTERS = allow("ofac", "ops")
 # risk reads the payee account's owner to screen them.
 ACCOUNT_READERS = allow("gateway", "confirm", "risk", "ops")
+# A payment's two accounts and their owners, in one call: confirm checks them before it
+# creates a payment, risk screens both parties.
+PARTY_READERS = allow("confirm", "risk", "ops")
 STATEMENT_READERS = allow("gateway", "ops")
 MONEY_MOVERS = allow("confirm")
 HOLD_READERS = allow("confirm", "ops")
@@ -92,6 +98,21 @@ async def get_customer(customer_id: PathId, request: Request) -> CustomerOut:
 )
 async def get_account(account_number: PathId, request: Request) -> AccountOut:
     return AccountOut.of(await usecases.get_account(_pool(request), account_number))
+
+
+@router.get(
+    "/payment-parties",
+    response_model=PaymentPartiesOut,
+    dependencies=[PARTY_READERS],
+)
+async def payment_parties(request: Request, from_account: QueryId, to_account: QueryId) -> PaymentPartiesOut:
+    """Payer and payee account (owner, currency, status) with each owner's name and country."""
+    found = await usecases.payment_parties(_pool(request), from_account, to_account)
+    payer, payee = found.get("payer"), found.get("payee")
+    return PaymentPartiesOut(
+        payer=PartyOut.of(payer) if payer is not None else None,
+        payee=PartyOut.of(payee) if payee is not None else None,
+    )
 
 
 @router.get(

@@ -72,6 +72,42 @@ class AccountOut(BaseModel):
         )
 
 
+class PartyCustomerOut(BaseModel):
+    customer_id: str
+    full_name: str
+    country: str | None
+
+
+class PartyOut(BaseModel):
+    account_number: str
+    customer_id: str | None
+    currency: str
+    status: str
+    # The owner's name and country (for screening); null for an account without a customer.
+    customer: PartyCustomerOut | None
+
+    @classmethod
+    def of(cls, row: Any) -> PartyOut:
+        customer = None
+        if row["customer_id"] is not None and row["full_name"] is not None:
+            customer = PartyCustomerOut(
+                customer_id=row["customer_id"], full_name=row["full_name"], country=row["country"]
+            )
+        return cls(
+            account_number=row["account_number"],
+            customer_id=row["customer_id"],
+            currency=row["currency"],
+            status=row["status"],
+            customer=customer,
+        )
+
+
+class PaymentPartiesOut(BaseModel):
+    # null when that account does not exist (system accounts are not parties).
+    payer: PartyOut | None
+    payee: PartyOut | None
+
+
 class EntryOut(BaseModel):
     posting_id: int
     entry_id: str

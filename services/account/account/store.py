@@ -53,6 +53,22 @@ async def get_account(conn: Conn, account_number: str) -> asyncpg.Record | None:
     )
 
 
+async def payment_parties(conn: Conn, from_account: str, to_account: str) -> list[asyncpg.Record]:
+    """Both accounts of a payment with their owners' name and country, in one round trip:
+    the checks before a payment (confirm) and its screening (risk) each need both."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT p.role, a.account_number, a.customer_id, a.currency::text AS currency, a.status,
+                  c.full_name, c.country
+             FROM (VALUES ('payer', $1::text), ('payee', $2::text)) AS p (role, account_number)
+             JOIN accounts a USING (account_number)
+             LEFT JOIN customers c ON c.customer_id = a.customer_id
+            WHERE a.account_type <> 'SYSTEM'""",
+        from_account,
+        to_account,
+    )
+    return rows
+
+
 async def customer_balances(conn: Conn) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT account_number, currency::text AS currency, balance_minor FROM accounts

@@ -60,6 +60,16 @@ async def get_account(pool: asyncpg.Pool, account_number: str) -> asyncpg.Record
     return row
 
 
+async def payment_parties(
+    pool: asyncpg.Pool, from_account: str, to_account: str
+) -> dict[str, asyncpg.Record]:
+    """The payer and payee accounts found, by role ("payer", "payee"); a missing or system
+    account is left out, so the caller answers its own not-found."""
+    async with pool.acquire() as conn:
+        rows = await store.payment_parties(conn, from_account, to_account)
+    return {row["role"]: row for row in rows}
+
+
 async def account_entries(
     pool: asyncpg.Pool, account_number: str, limit: int, cursor: str | None
 ) -> tuple[list[Any], str | None]:

@@ -49,20 +49,30 @@ class Account:
     status: str
 
 
+def _account(body: dict[str, Any] | None) -> Account | None:
+    if body is None:
+        return None
+    number, owner = str(body["account_number"]), str(body["customer_id"] or "")
+    return Account(number, owner, str(body["currency"]), str(body["status"]))
+
+
 class AccountClient:
     def __init__(self, client: ServiceClient) -> None:
         self.http = client
 
-    async def get_account(self, account_number: str) -> Account | None:
-        response = await self.http.call("GET", f"/account/{account_number}")
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise _problem_from(response, "account")
-        body = response.json()
-        return Account(
-            body["account_number"], body["customer_id"], body["currency"], body.get("status", "ACTIVE")
+    async def get_parties(self, from_account: str, to_account: str) -> tuple[Account | None, Account | None]:
+        """Payer and payee account in one call (None for one that does not exist)."""
+        response = await self.http.call(
+            "GET", "/payment-parties", params={"from_account": from_account, "to_account": to_account}
         )
+        if response.status_code != 200:
+            raise ServiceUnavailable("account", f"payment-parties answered {response.status_code}")
+        try:
+            body = response.json()
+            payer, payee = (_account(body[role]) for role in ("payer", "payee"))
+        except (ValueError, KeyError, TypeError):
+            raise ServiceUnavailable("account", "answered payment parties outside its contract") from None
+        return payer, payee
 
     async def hold(self, payment_id: str, terms: Terms, expires_in_s: int) -> HeldFunds:
         """Reserve the funds; raises ProblemError when refused (422 INSUFFICIENT_FUNDS, or 409
