@@ -105,8 +105,13 @@ async def get_account(account_number: PathId, request: Request) -> AccountOut:
     response_model=PaymentPartiesOut,
     dependencies=[PARTY_READERS],
 )
-async def payment_parties(request: Request, from_account: QueryId, to_account: QueryId) -> PaymentPartiesOut:
-    """Payer and payee account (owner, currency, status) with each owner's name and country."""
+async def payment_parties(
+    request: Request, from_account: QueryId | None = None, to_account: QueryId | None = None
+) -> PaymentPartiesOut:
+    """Payer and payee account (owner, currency, status) with each owner's name and country;
+    either may be left out (risk screens a payee without a payer account)."""
+    if from_account is None and to_account is None:
+        raise ProblemError(422, "NO_ACCOUNT_GIVEN", "Give from_account, to_account or both")
     found = await usecases.payment_parties(_pool(request), from_account, to_account)
     payer, payee = found.get("payer"), found.get("payee")
     return PaymentPartiesOut(

@@ -61,7 +61,7 @@ async def get_account(pool: asyncpg.Pool, account_number: str) -> asyncpg.Record
 
 
 async def payment_parties(
-    pool: asyncpg.Pool, from_account: str, to_account: str
+    pool: asyncpg.Pool, from_account: str | None, to_account: str | None
 ) -> dict[str, asyncpg.Record]:
     """The payer and payee accounts found, by role ("payer", "payee"); a missing or system
     account is left out, so the caller answers its own not-found."""

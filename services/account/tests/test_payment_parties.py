@@ -57,10 +57,16 @@ async def test_the_same_account_on_both_sides_is_named_twice(ledger: Ledger) -> 
     assert body["payer"]["account_number"] == body["payee"]["account_number"] == "ACC_P4"
 
 
-async def test_a_missing_parameter_is_a_problem(ledger: Ledger) -> None:
-    response = await ledger.client.get(PATH, params={"from_account": "ACC_P1"})
-    assert response.status_code == 422
-    assert response.headers["content-type"].startswith("application/problem+json")
+async def test_one_side_alone_may_be_asked_but_not_neither(ledger: Ledger) -> None:
+    await ledger.open("ACC_P7", 0, customer_id="cust_p7")
+    response = await ledger.client.get(PATH, params={"to_account": "ACC_P7"})
+    assert response.status_code == 200, response.text
+    assert response.json()["payer"] is None
+    assert response.json()["payee"]["customer"]["customer_id"] == "cust_p7"
+    for params in ({}, {"from_account": ""}):
+        response = await ledger.client.get(PATH, params=params)
+        assert response.status_code == 422, params
+        assert response.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_only_confirm_risk_and_ops_may_read_the_parties(ledger: Ledger) -> None:

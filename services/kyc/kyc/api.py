@@ -13,6 +13,8 @@ from paykit.openapi import problems
 from . import usecases
 from .domain import Action, Status
 from .schemas import (
+    CheckStatusesRequest,
+    CheckStatusesResponse,
     CheckStatusRequest,
     CheckStatusResponse,
     KycRecord,
@@ -83,8 +85,24 @@ def _require_reviewer(request: Request, authorization: str | None) -> None:
 )
 async def check_status(body: CheckStatusRequest, request: Request) -> CheckStatusResponse:
     view = await usecases.check_status(request.app.state.resources.require_pool(), body.customer_id)
+    return _status(view)
+
+
+@router.post(
+    "/check-statuses",
+    response_model=CheckStatusesResponse,
+    tags=["kyc"],
+    dependencies=[allow("risk", "ops")],
+)
+async def check_statuses(body: CheckStatusesRequest, request: Request) -> CheckStatusesResponse:
+    """/check-status for several customers (a payment's payer and payee) in one call."""
+    views = await usecases.check_statuses(request.app.state.resources.require_pool(), body.customer_ids)
+    return CheckStatusesResponse(statuses=[_status(view) for view in views])
+
+
+def _status(view: usecases.StatusView) -> CheckStatusResponse:
     return CheckStatusResponse(
-        customer_id=body.customer_id,
+        customer_id=view.record["customer_id"],
         verified=view.record["status"] == Status.VERIFIED,
         status=Status(view.record["status"]),
         tier=view.record["tier"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -22,6 +22,17 @@ class CheckStatusRequest(BaseModel):
     customer_id: str = Field(min_length=1, max_length=ID_CHARS_MAX)
 
 
+# A payment has two parties; a few more leave room without making the call unbounded.
+CHECK_STATUSES_MAX = 10
+
+
+class CheckStatusesRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    customer_ids: list[Annotated[str, Field(min_length=1, max_length=ID_CHARS_MAX)]] = Field(
+        min_length=1, max_length=CHECK_STATUSES_MAX
+    )
+
+
 class Limits(BaseModel):
     currency: str
     per_payment_minor: int
@@ -37,6 +48,11 @@ class CheckStatusResponse(BaseModel):
     tier: int
     limits: Limits
     reasons: list[str] = Field(default_factory=list, description="why the record is in its status")
+
+
+class CheckStatusesResponse(BaseModel):
+    # One per customer id asked, in the same order.
+    statuses: list[CheckStatusResponse]
 
 
 class SanctionsHitMatch(_Strict):

@@ -29,6 +29,23 @@ async def get_record(conn: asyncpg.Connection, customer_id: str) -> dict[str, An
     return _record(row)
 
 
+async def statuses(conn: asyncpg.Connection, customer_ids: list[str], unknown_status: str) -> list[dict[str, Any]]:
+    """Status, tier, reasons and tier limits of each customer, in the order asked, in one
+    round trip; a customer without a record has `unknown_status` on tier 0."""
+    rows = await conn.fetch(
+        """SELECT ids.customer_id, COALESCE(r.status, $2) AS status, COALESCE(r.tier, 0) AS tier,
+                  COALESCE(r.reasons, '[]'::jsonb) AS reasons,
+                  t.name, t.currency, t.per_payment_minor, t.daily_minor
+             FROM unnest($1::text[]) WITH ORDINALITY AS ids (customer_id, n)
+             LEFT JOIN kyc_records r USING (customer_id)
+             JOIN kyc_tiers t ON t.tier = COALESCE(r.tier, 0)
+            ORDER BY ids.n""",
+        customer_ids,
+        unknown_status,
+    )
+    return [{**dict(row), "reasons": json.loads(row["reasons"])} for row in rows]
+
+
 async def lock_or_create_record(conn: asyncpg.Connection, customer_id: str) -> dict[str, Any]:
     """The customer's record, locked for this transaction; created UNVERIFIED if absent."""
     await conn.execute(

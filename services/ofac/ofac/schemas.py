@@ -73,6 +73,21 @@ class CheckSanctionsResponse(BaseModel):
     source: str = "OFAC_SDN_LIST"
 
 
+# A payment's payer, payee and a payee name; a few more leave room without being unbounded.
+BATCH_CHECKS_MAX = 10
+
+
+class CheckSanctionsBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    checks: list[CheckSanctionsRequest] = Field(min_length=1, max_length=BATCH_CHECKS_MAX)
+
+
+class CheckSanctionsBatchResponse(BaseModel):
+    # One per check, in the order asked.
+    results: list[CheckSanctionsResponse]
+
+
 class SearchResponse(BaseModel):
     query: str
     list_version: str

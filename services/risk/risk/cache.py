@@ -13,15 +13,16 @@ could pay or be paid until it passed), so the KYC and screening caches are off b
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cachetools import TTLCache
 
 from .clients import Customer, KycAnswer, SanctionsAnswer
 
 K = TypeVar("K", bound=Hashable)
+_MISSING: Any = object()
 V = TypeVar("V")
 
 
@@ -38,6 +39,21 @@ class AnswerCache(Generic[K, V]):
         if self._entries is not None:
             self._entries[key] = value
         return value
+
+    def cached(self, keys: Iterable[K]) -> dict[K, V]:
+        """The kept answers among `keys` (a batch asks only for the others)."""
+        if self._entries is None:
+            return {}
+        found: dict[K, V] = {}
+        for key in keys:
+            value = self._entries.get(key, _MISSING)
+            if value is not _MISSING:
+                found[key] = value
+        return found
+
+    def keep(self, key: K, value: V) -> None:
+        if self._entries is not None:
+            self._entries[key] = value
 
     def clear(self) -> None:
         if self._entries is not None:

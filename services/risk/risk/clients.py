@@ -60,20 +60,35 @@ def _unexpected(service: str, response: httpx.Response) -> ServiceUnavailable:
     return ServiceUnavailable(service, f"answered {response.status_code}")
 
 
-class AccountOwner(_Answer):
+class Party(_Answer):
+    """One account of a payment: its owner, with the owner's name and country when known."""
+
     account_number: str
-    customer_id: str
+    customer_id: str | None = None
+    customer: Customer | None = None
+
+
+class Parties(_Answer):
+    payer: Party | None = None
+    payee: Party | None = None
+
+
+class _Screenings(_Answer):
+    results: list[SanctionsAnswer]
+
+
+class _KycAnswers(_Answer):
+    statuses: list[KycAnswer]
 
 
 class AccountClient(ServiceClient):
-    async def get_account_owner(self, account_number: str) -> str | None:
-        """The customer who owns the account, or None when account does not know it."""
-        response = await self.call("GET", f"/account/{quote(account_number, safe='')}")
-        if response.status_code == 404:
-            return None
+    async def payment_parties(self, from_account: str | None, to_account: str | None) -> Parties:
+        """Both accounts of a payment and their owners in one call (None for one not found)."""
+        params = {k: v for k, v in (("from_account", from_account), ("to_account", to_account)) if v}
+        response = await self.call("GET", "/payment-parties", params=params)
         if response.status_code != 200:
             raise _unexpected(self.service, response)
-        return _parse(AccountOwner, self.service, response).customer_id
+        return _parse(Parties, self.service, response)
 
     async def get_customer(self, customer_id: str) -> Customer | None:
         """The customer's name and country, or None when account does not know them."""
@@ -86,22 +101,26 @@ class AccountClient(ServiceClient):
 
 
 class OfacClient(ServiceClient):
-    async def check_sanctions(
-        self, customer_id: str | None, name: str, country: str | None
-    ) -> SanctionsAnswer:
-        body = {"customer_id": customer_id, "name": name, "country": country}
-        response = await self.call("POST", "/check-sanctions", json=body)
+    async def check_many(self, checks: list[tuple[str | None, str, str | None]]) -> list[SanctionsAnswer]:
+        """/check-sanctions for each (customer_id, name, country) in one call, in order."""
+        body = {"checks": [{"customer_id": c, "name": n, "country": k} for c, n, k in checks]}
+        response = await self.call("POST", "/check-sanctions/batch", json=body)
         if response.status_code != 200:
             raise _unexpected(self.service, response)
-        return _parse(SanctionsAnswer, self.service, response)
+        answers = _parse(_Screenings, self.service, response).results
+        if len(answers) != len(checks):
+            raise ServiceUnavailable(self.service, "answered another number of screenings than asked")
+        return answers
 
 
 class KycClient(ServiceClient):
-    async def check_status(self, customer_id: str) -> KycAnswer | None:
-        """The customer's KYC status and tier limits, or None when KYC has no record."""
-        response = await self.call("POST", "/check-status", json={"customer_id": customer_id})
-        if response.status_code == 404:
-            return None
+    async def check_many(self, customer_ids: list[str]) -> list[KycAnswer]:
+        """/check-status for each customer in one call, in order (KYC knows every customer:
+        one it never saw is UNVERIFIED)."""
+        response = await self.call("POST", "/check-statuses", json={"customer_ids": customer_ids})
         if response.status_code != 200:
             raise _unexpected(self.service, response)
-        return _parse(KycAnswer, self.service, response)
+        answers = _parse(_KycAnswers, self.service, response).statuses
+        if [a.customer_id for a in answers] != customer_ids:
+            raise ServiceUnavailable(self.service, "answered for other customers than asked")
+        return answers

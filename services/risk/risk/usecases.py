@@ -15,7 +15,7 @@ from prometheus_client import Counter
 
 from . import domain, store
 from .cache import Caches
-from .clients import AccountClient, KycClient, OfacClient
+from .clients import AccountClient, Customer, KycAnswer, KycClient, OfacClient, SanctionsAnswer
 from .rules import Decision, Rules
 
 log = logging.getLogger("risk.usecases")
@@ -61,11 +61,7 @@ class PaymentToAssess:
 
 async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + service.checks_deadline_s
-    screening, (payee, payee_kyc), kyc = await asyncio.gather(
-        _screen(service.clients, service.caches, payment.customer_id, deadline),
-        _screen_payee(service.clients, service.caches, payment.to_account, payment.payee_name, deadline),
-        _kyc(service.clients, service.caches, payment.customer_id, deadline),
-    )
+    screening, payee, kyc, payee_kyc = await _checks(service.clients, service.caches, payment, deadline)
     rules = service.rules
     new = store.NewAssessment(
         transaction_id=payment.transaction_id,
@@ -112,8 +108,74 @@ def _out(row: asyncpg.Record) -> dict[str, Any]:
     return body
 
 
-async def _screen(clients: Clients, caches: Caches, customer_id: str, deadline: float) -> domain.Screening:
-    """Customer details from account, then OFAC on their name and country."""
+@dataclass(frozen=True)
+class _Party:
+    """A party of the payment as account knows them: whether they were found, their customer
+    id when known (KYC is asked about it even without details) and their name and country."""
+
+    found: domain.LookupStatus
+    customer_id: str | None = None
+    customer: Customer | None = None
+
+
+async def _checks(
+    clients: Clients, caches: Caches, payment: PaymentToAssess, deadline: float
+) -> tuple[domain.Screening, tuple[domain.Screening, ...], domain.Kyc, domain.Kyc | None]:
+    """Who pays and who is paid (one account call), then everyone's KYC status (one KYC call)
+    and screening (one OFAC call) side by side. The payee is screened like the payer: the
+    owner of the payee account (with their customer id, so OFAC's customer-id matches count)
+    and any payee name the request gave; the owner's KYC status counts too, as a
+    re-screening's sanctions hold stops them being paid."""
+    payer, owner = await _parties(clients, caches, payment, deadline)
+    people = [p for p in (payer, owner) if p is not None]
+    kyc_ids = [p.customer_id for p in people if p.customer_id is not None]
+    checks: list[tuple[str | None, str, str | None]] = [
+        (p.customer_id, p.customer.full_name, p.customer.country) for p in people if p.customer is not None
+    ]
+    if payment.payee_name is not None:
+        checks.append((None, payment.payee_name, None))
+    kycs, answers = await asyncio.gather(
+        _kyc_many(clients, caches, kyc_ids, deadline), _screen_many(clients, caches, checks, deadline)
+    )
+    screened = iter(answers)
+    payer_screening = next(screened) if payer.customer is not None else domain.Screening(payer.found)
+    payee: list[domain.Screening] = []
+    if owner is not None:
+        payee.append(next(screened) if owner.customer is not None else domain.Screening(owner.found))
+    payee.extend(screened)  # the payee name, when given
+    owner_kyc = kycs[1] if owner is not None and owner.customer_id is not None else None
+    return payer_screening, tuple(payee), kycs[0], owner_kyc
+
+
+async def _parties(
+    clients: Clients, caches: Caches, payment: PaymentToAssess, deadline: float
+) -> tuple[_Party, _Party | None]:
+    """The payer (found by their customer id) and the payee account's owner (None when the
+    payment names no payee account), both accounts asked of account in one call."""
+    parties = None
+    if payment.from_account is not None or payment.to_account is not None:
+        try:
+            async with asyncio.timeout_at(deadline):
+                parties = await clients.account.payment_parties(payment.from_account, payment.to_account)
+        except (ServiceCallError, TimeoutError) as exc:
+            _dependency_failed("account", exc)
+            unavailable = _Party("UNAVAILABLE")
+            payee = unavailable if payment.to_account is not None else None
+            return _Party("UNAVAILABLE", payment.customer_id), payee
+    account = parties.payer if parties is not None else None
+    if account is not None and account.customer_id == payment.customer_id and account.customer is not None:
+        payer = _Party("OK", payment.customer_id, account.customer)
+    else:  # no payer account given, or it did not tell us about this customer: ask by id
+        payer = await _customer(clients, caches, payment.customer_id, deadline)
+    if payment.to_account is None:
+        return payer, None
+    paid = parties.payee if parties is not None else None
+    if paid is None or paid.customer_id is None:
+        return payer, _Party("NOT_FOUND")
+    return payer, _Party("OK" if paid.customer else "NOT_FOUND", paid.customer_id, paid.customer)
+
+
+async def _customer(clients: Clients, caches: Caches, customer_id: str, deadline: float) -> _Party:
     try:
         async with asyncio.timeout_at(deadline):
             customer = await caches.customers.get_or_load(
@@ -121,77 +183,74 @@ async def _screen(clients: Clients, caches: Caches, customer_id: str, deadline: 
             )
     except (ServiceCallError, TimeoutError) as exc:
         _dependency_failed("account", exc)
-        return domain.Screening(customer="UNAVAILABLE")
-    if customer is None:
-        return domain.Screening(customer="NOT_FOUND")
-    return await _check_name(clients, caches, customer_id, customer.full_name, customer.country, deadline)
+        return _Party("UNAVAILABLE", customer_id)
+    return _Party("OK" if customer else "NOT_FOUND", customer_id, customer)
 
 
-async def _screen_payee(
-    clients: Clients, caches: Caches, to_account: str | None, payee_name: str | None, deadline: float
-) -> tuple[tuple[domain.Screening, ...], domain.Kyc | None]:
-    """The payee, screened like the payer: the owner of the payee account (with their
-    customer id, so OFAC's customer-id matches count) and any payee name the request gave;
-    and the owner's KYC status, as a re-screening's sanctions hold stops them being paid too."""
-    screenings: list[domain.Screening] = []
-    owner_kyc: domain.Kyc | None = None
-    if to_account is not None:
+Check = tuple[str | None, str, str | None]
+
+
+async def _screen_many(
+    clients: Clients, caches: Caches, checks: list[Check], deadline: float
+) -> list[domain.Screening]:
+    """Each (customer id, name, country) screened by OFAC, all that are not kept in one call."""
+    answers: dict[Check, SanctionsAnswer] = caches.sanctions.cached(checks)
+    missing = list(dict.fromkeys(c for c in checks if c not in answers))
+    if missing:
         try:
             async with asyncio.timeout_at(deadline):
-                owner = await clients.account.get_account_owner(to_account)
+                fresh = await clients.ofac.check_many(missing)
         except (ServiceCallError, TimeoutError) as exc:
-            _dependency_failed("account", exc)
-            owner, screenings = None, [domain.Screening(customer="UNAVAILABLE")]
-        if owner is not None:
-            owner_screening, owner_kyc = await asyncio.gather(
-                _screen(clients, caches, owner, deadline), _kyc(clients, caches, owner, deadline)
+            _dependency_failed("ofac", exc)
+            fresh = []
+        for check, screened in zip(missing, fresh, strict=False):
+            caches.sanctions.keep(check, screened)
+            answers[check] = screened
+    screenings = []
+    for check in checks:
+        answer = answers.get(check)
+        if answer is None:
+            screenings.append(domain.Screening(customer="OK", sanctions="UNAVAILABLE"))
+            continue
+        caches.saw_list_version(answer.list_version)
+        screenings.append(
+            domain.Screening(
+                customer="OK",
+                sanctions="OK",
+                is_sanctioned=answer.is_sanctioned,
+                review=answer.review,
+                list_version=answer.list_version,
+                match_count=len(answer.matches),
             )
-            screenings.append(owner_screening)
-        elif not screenings:
-            screenings.append(domain.Screening(customer="NOT_FOUND"))
-    if payee_name is not None:
-        screenings.append(await _check_name(clients, caches, None, payee_name, None, deadline))
-    return tuple(screenings), owner_kyc
-
-
-async def _check_name(
-    clients: Clients,
-    caches: Caches,
-    customer_id: str | None,
-    name: str,
-    country: str | None,
-    deadline: float,
-) -> domain.Screening:
-    try:
-        async with asyncio.timeout_at(deadline):
-            answer = await caches.sanctions.get_or_load(
-                (customer_id, name, country), lambda: clients.ofac.check_sanctions(customer_id, name, country)
-            )
-    except (ServiceCallError, TimeoutError) as exc:
-        _dependency_failed("ofac", exc)
-        return domain.Screening(customer="OK", sanctions="UNAVAILABLE")
-    caches.saw_list_version(answer.list_version)
-    return domain.Screening(
-        customer="OK",
-        sanctions="OK",
-        is_sanctioned=answer.is_sanctioned,
-        review=answer.review,
-        list_version=answer.list_version,
-        match_count=len(answer.matches),
-    )
+        )
+    return screenings
 
 
 # KYC statuses in which a sanctions reason stops the customer's payments.
 KYC_HOLD_STATUSES = ("MANUAL_REVIEW", "REJECTED")
 
 
-async def _kyc(clients: Clients, caches: Caches, customer_id: str, deadline: float) -> domain.Kyc:
-    try:
-        async with asyncio.timeout_at(deadline):
-            answer = await caches.kyc.get_or_load(customer_id, lambda: clients.kyc.check_status(customer_id))
-    except (ServiceCallError, TimeoutError) as exc:
-        _dependency_failed("kyc", exc)
-        return domain.Kyc(available=False)
+async def _kyc_many(
+    clients: Clients, caches: Caches, customer_ids: list[str], deadline: float
+) -> list[domain.Kyc]:
+    """Each customer's KYC status and limits, all that are not kept in one call."""
+    answers: dict[str, KycAnswer | None] = caches.kyc.cached(customer_ids)
+    missing = list(dict.fromkeys(c for c in customer_ids if c not in answers))
+    failed: set[str] = set()
+    if missing:
+        try:
+            async with asyncio.timeout_at(deadline):
+                fresh = await clients.kyc.check_many(missing)
+        except (ServiceCallError, TimeoutError) as exc:
+            _dependency_failed("kyc", exc)
+            fresh, failed = [], set(missing)
+        for customer_id, status in zip(missing, fresh, strict=False):
+            caches.kyc.keep(customer_id, status)
+            answers[customer_id] = status
+    return [domain.Kyc(available=False) if c in failed else _kyc(answers.get(c)) for c in customer_ids]
+
+
+def _kyc(answer: KycAnswer | None) -> domain.Kyc:
     if answer is None:
         return domain.Kyc(available=True, verified=False, status="NOT_FOUND")
     limits = None

@@ -19,6 +19,7 @@ from paykit.testing import DatabaseFactory, running_app
 from risk.main import MIGRATIONS, RiskSettings, create_app
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+PARTY_PARAMS = (("payer", "from_account"), ("payee", "to_account"))
 TIER_3_LIMITS = {"currency": "USD", "per_payment_minor": 5_000_000, "daily_minor": 10_000_000}
 
 
@@ -59,6 +60,20 @@ class FakeFleet:
     def called(self, service: str) -> list[tuple[str, str, Any]]:
         return [(m, p, b) for s, m, p, b in self.calls if s == service]
 
+    def screened(self) -> list[dict[str, Any]]:
+        """Every check OFAC was asked to make, one by one or in a batch."""
+        checks: list[dict[str, Any]] = []
+        for _, path, body in self.called("ofac"):
+            checks.extend(body["checks"] if path == "/check-sanctions/batch" else [body])
+        return checks
+
+    def kyc_asked(self) -> list[str]:
+        """Every customer KYC was asked about, one by one or in a batch."""
+        asked: list[str] = []
+        for _, path, body in self.called("kyc"):
+            asked.extend(body["customer_ids"] if path == "/check-statuses" else [body["customer_id"]])
+        return asked
+
     def transports(self) -> dict[str, httpx.AsyncBaseTransport]:
         routes = {"account": self._account, "ofac": self._ofac, "kyc": self._kyc}
         return {name: httpx.MockTransport(self._wrap(name, answer)) for name, answer in routes.items()}
@@ -81,6 +96,11 @@ class FakeFleet:
         return handle
 
     def _account(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if request.url.path == "/payment-parties":
+            params = request.url.params
+            return httpx.Response(
+                200, json={role: self._party(params.get(key)) for role, key in PARTY_PARAMS}
+            )
         if request.url.path.startswith("/account/"):
             number = request.url.path.removeprefix("/account/")
             if request.method != "GET" or number not in self.accounts:
@@ -97,9 +117,26 @@ class FakeFleet:
         email = f"{customer_id}@example.com"
         return httpx.Response(200, json={"customer_id": customer_id, "email": email, "phone": None, **c})
 
+    def _party(self, number: str | None) -> dict[str, Any] | None:
+        if number is None or number not in self.accounts:
+            return None
+        owner = self.accounts[number]
+        known = self.customers.get(owner)
+        customer = {"customer_id": owner, **known} if known is not None else None
+        party = {"account_number": number, "customer_id": owner, "currency": "USD", "status": "ACTIVE"}
+        return {**party, "customer": customer}
+
     def _ofac(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if request.url.path == "/check-sanctions/batch":
+            checks = body.get("checks") or []
+            if not checks or not all(check.get("name") for check in checks):
+                return _problem(422, "VALIDATION_ERROR")
+            return httpx.Response(200, json={"results": [self._screening(check) for check in checks]})
         if request.url.path != "/check-sanctions" or not body.get("name"):
             return _problem(422, "VALIDATION_ERROR")
+        return httpx.Response(200, json=self._screening(body))
+
+    def _screening(self, body: dict[str, Any]) -> dict[str, Any]:
         hit = body["name"] in self.sanctioned
         review = body["name"] in self.review
         matches = []
@@ -115,15 +152,19 @@ class FakeFleet:
                     "list": "SDN",
                 }
             )
-        answer = {
+        return {
             "is_sanctioned": hit,
             "review": review,
             "list_version": self.list_version,
             "matches": matches,
         }
-        return httpx.Response(200, json=answer)
 
     def _kyc(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if request.url.path == "/check-statuses":
+            # As the real KYC: a customer it has never seen is UNVERIFIED on tier 0.
+            unseen = {"verified": False, "status": "UNVERIFIED", "tier": 0, "limits": None}
+            statuses = [{"customer_id": c, **self.kyc.get(c, unseen)} for c in body["customer_ids"]]
+            return httpx.Response(200, json={"statuses": statuses})
         customer_id = body.get("customer_id")
         if request.url.path != "/check-status" or customer_id not in self.kyc:
             return _problem(404, "CUSTOMER_NOT_FOUND")

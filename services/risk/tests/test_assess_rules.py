@@ -26,9 +26,8 @@ async def test_low_risk_payment_in_the_seeds_body_is_allowed(assess, fleet, reas
     assert answer["factors"]["kyc_verified"] is True
     assert answer["factors"]["sanctions"] is False
     # OFAC screened the customer's name and country as account knows them.
-    [(_, _, screened)] = fleet.called("ofac")
-    assert screened == {"customer_id": "cust_001", "name": "John Smith", "country": "US"}
-    assert fleet.called("kyc") == [("POST", "/check-status", {"customer_id": "cust_001"})]
+    assert fleet.screened() == [{"customer_id": "cust_001", "name": "John Smith", "country": "US"}]
+    assert fleet.kyc_asked() == ["cust_001"]
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ async def test_paying_a_sanctioned_customers_account_is_denied(assess, fleet, re
 
     assert answer["decision"] == "DENY", answer
     assert "PAYEE_SANCTIONS_HIT" in reason_codes(answer)
-    screened = [body["name"] for _, path, body in fleet.called("ofac") if path == "/check-sanctions"]
+    screened = [check["name"] for check in fleet.screened()]
     assert "Manuel Antonio Noriega" in screened
-    payee_checks = [body for _, _, body in fleet.called("ofac") if body.get("customer_id") == "cust_003"]
+    payee_checks = [check for check in fleet.screened() if check.get("customer_id") == "cust_003"]
     assert payee_checks, "the payee's owner is screened with their customer id"
 
 
@@ -70,7 +70,7 @@ async def test_a_payee_held_by_a_kyc_sanctions_review_is_denied(assess, fleet, r
     )
     assert answer["decision"] == "DENY", answer
     assert "PAYEE_KYC_SANCTIONS_REVIEW" in reason_codes(answer)
-    assert {"customer_id": "cust_002"} in [body for _, _, body in fleet.called("kyc")]
+    assert "cust_002" in fleet.kyc_asked()
 
 
 async def test_a_payee_in_an_ordinary_kyc_review_can_be_paid(assess, fleet, reason_codes) -> None:
