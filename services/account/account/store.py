@@ -53,7 +53,9 @@ async def get_account(conn: Conn, account_number: str) -> asyncpg.Record | None:
     )
 
 
-async def payment_parties(conn: Conn, from_account: str | None, to_account: str | None) -> list[asyncpg.Record]:
+async def payment_parties(
+    conn: Conn, from_account: str | None, to_account: str | None
+) -> list[asyncpg.Record]:
     """Both accounts of a payment with their owners' name and country, in one round trip:
     the checks before a payment (confirm) and its screening (risk) each need both."""
     rows: list[asyncpg.Record] = await conn.fetch(

@@ -29,7 +29,9 @@ async def get_record(conn: asyncpg.Connection, customer_id: str) -> dict[str, An
     return _record(row)
 
 
-async def statuses(conn: asyncpg.Connection, customer_ids: list[str], unknown_status: str) -> list[dict[str, Any]]:
+async def statuses(
+    conn: asyncpg.Connection, customer_ids: list[str], unknown_status: str
+) -> list[dict[str, Any]]:
     """Status, tier, reasons and tier limits of each customer, in the order asked, in one
     round trip; a customer without a record has `unknown_status` on tier 0."""
     rows = await conn.fetch(

@@ -17,7 +17,8 @@ async def test_each_customer_is_answered_as_check_status_answers_in_order(client
     assert response.status_code == 200, response.text
     answers = response.json()["statuses"]
     assert answers == [await status(client, customer_id) for customer_id in ids]
-    assert [(a["status"], a["tier"]) for a in answers] == [("UNVERIFIED", 0), ("VERIFIED", 1), ("UNVERIFIED", 0)]
+    expected = [("UNVERIFIED", 0), ("VERIFIED", 1), ("UNVERIFIED", 0)]
+    assert [(a["status"], a["tier"]) for a in answers] == expected
 
 
 async def test_no_ids_or_too_many_ids_are_problems(client: httpx.AsyncClient) -> None:
