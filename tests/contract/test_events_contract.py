@@ -408,3 +408,75 @@ async def _dlq_nonempty(transport: Transport, topic: str) -> bool:
     from paykit.events import list_dead_letters
 
     return bool(await list_dead_letters(transport, topic, "notification", wait_ms=100))
+
+
+def recording_batch_handler(
+    group: str, batch_sizes: list[int]
+) -> Callable[[asyncpg.Connection, Sequence[CloudEvent]], Awaitable[None]]:
+    """The recording handler applied to a whole batch; notes the size of each batch."""
+    record = recording_handler(group)
+
+    async def handle(conn: asyncpg.Connection, events: Sequence[CloudEvent]) -> None:
+        batch_sizes.append(len(events))
+        for event in events:
+            await record(conn, event)
+
+    return handle
+
+
+def batch_consumer_for(
+    pool: asyncpg.Pool, transport: Transport, topic: str, group: str, batch_sizes: list[int]
+) -> EventConsumer:
+    return EventConsumer(
+        pool,
+        transport,
+        topic=topic,
+        group=group,
+        handler=recording_handler(group),
+        batch_handler=recording_batch_handler(group, batch_sizes),
+        attempts_max=2,
+        batch_size_max=50,
+        poll_interval_s=0.5,
+        retry_backoff_max_s=0.05,
+    )
+
+
+async def test_a_batch_is_applied_once_and_a_redelivered_batch_changes_nothing(pool, new_transport, topic):
+    events = await produce(pool, topic, 6)
+    transport = new_transport()
+    assert await OutboxRelay(pool, transport).run_once() == 6
+    batch_sizes: list[int] = []
+    consumer = batch_consumer_for(pool, new_transport(), topic, "audit", batch_sizes)
+    await drain_until([consumer], lambda: _has(pool, "audit", events))
+    assert max(batch_sizes) > 1, "the events were handled in batches"
+
+    for event in events:  # the broker delivers the whole batch again
+        await transport.publish(topic, event.subject or "", event.to_json(), {})
+    for _ in range(4):
+        await consumer.run_once()
+
+    assert await effects(pool, "audit") == {e.id: 1 for e in events}
+    assert await _read_all(new_transport(), dead_letter_topic(topic, "audit"), expected=1, timeout_s=2) == []
+
+
+async def test_a_poisoned_event_in_a_batch_is_dead_lettered_and_the_rest_applied_once(
+    pool, new_transport, topic
+):
+    healthy = await produce(pool, topic, 2)
+    poison = await produce(pool, topic, 1, poison=True)
+    healthy += await produce(pool, topic, 3)
+    transport = new_transport()
+    await transport.publish(topic, "junk", b"not a cloud event", {})
+    assert await OutboxRelay(pool, transport).run_once() == 6
+    consumer = batch_consumer_for(pool, new_transport(), topic, "audit", [])
+
+    await drain_until([consumer], lambda: _has(pool, "audit", healthy))
+    dead = await _read_all(new_transport(), dead_letter_topic(topic, "audit"), expected=2)
+
+    assert await effects(pool, "audit") == {e.id: 1 for e in healthy}
+    assert b"not a cloud event" in {d.value for d in dead}
+    [poisoned] = [d for d in dead if d.value != b"not a cloud event"]
+    assert CloudEvent.from_json(poisoned.value).id == poison[0].id
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", poison[0].id) == 0
+    await consumer.run_once()
+    assert await effects(pool, "audit") == {e.id: 1 for e in healthy}

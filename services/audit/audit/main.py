@@ -66,7 +66,15 @@ def _consumers(
         PAYMENT_EVENTS_TOPIC: handlers.handle_payment_event,
         KYC_EVENTS_TOPIC: handlers.handle_kyc_event,
     }
-    return list(consumers_from_settings(pool, transport, settings, group=CONSUMER_GROUP, handlers=topics))
+    batches = {
+        PAYMENT_EVENTS_TOPIC: handlers.handle_payment_events,
+        KYC_EVENTS_TOPIC: handlers.handle_kyc_events,
+    }
+    return list(
+        consumers_from_settings(
+            pool, transport, settings, group=CONSUMER_GROUP, handlers=topics, batch_handlers=batches
+        )
+    )
 
 
 def create_app(settings: AuditSettings | None = None) -> FastAPI:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -21,8 +22,12 @@ async def lock_chain(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
 
 
-async def has_event(conn: asyncpg.Connection, event_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM audit_log WHERE event_id = $1)", event_id))
+async def known_events(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
+    """Which of `event_ids` the log already holds."""
+    rows = await conn.fetch(
+        "SELECT event_id FROM audit_log WHERE event_id = ANY($1::text[])", list(event_ids)
+    )
+    return {str(r["event_id"]) for r in rows}
 
 
 async def chain_head(conn: asyncpg.Connection) -> tuple[int, str] | None:
@@ -30,18 +35,27 @@ async def chain_head(conn: asyncpg.Connection) -> tuple[int, str] | None:
     return (int(row["id"]), str(row["hash"])) if row else None
 
 
-async def as_stored_json(conn: asyncpg.Connection, data: dict[str, Any]) -> dict[str, Any]:
-    """The data as JSONB will give it back (number and key normalization), for hashing."""
-    text = await conn.fetchval("SELECT $1::jsonb::text", json.dumps(data))
-    normalized: dict[str, Any] = json.loads(text)
-    return normalized
+async def as_stored_json_many(
+    conn: asyncpg.Connection, datas: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each data as JSONB will give it back (number and key normalization), for hashing."""
+    texts = await conn.fetch(
+        "SELECT d::jsonb::text AS t FROM unnest($1::text[]) WITH ORDINALITY AS u(d, n) ORDER BY n",
+        [json.dumps(d) for d in datas],
+    )
+    return [json.loads(r["t"]) for r in texts]
 
 
-async def insert_entry(conn: asyncpg.Connection, entry: Entry, entry_hash: str) -> None:
-    await conn.execute(
-        """INSERT INTO audit_log (id, event_id, topic, event_type, source, subject, transaction_id,
-                                  customer_id, data, event_time, recorded_at, prev_hash, hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13)""",
+_INSERT_ENTRY = """
+INSERT INTO audit_log (id, event_id, topic, event_type, source, subject, transaction_id,
+                       customer_id, data, event_time, recorded_at, prev_hash, hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13)
+"""
+
+
+def _entry_args(stored: StoredEntry) -> tuple[Any, ...]:
+    entry = stored.entry
+    return (
         entry.id,
         entry.event_id,
         entry.topic,
@@ -54,8 +68,12 @@ async def insert_entry(conn: asyncpg.Connection, entry: Entry, entry_hash: str) 
         entry.event_time,
         entry.recorded_at,
         entry.prev_hash,
-        entry_hash,
+        stored.hash,
     )
+
+
+async def insert_entries(conn: asyncpg.Connection, entries: Sequence[StoredEntry]) -> None:
+    await conn.executemany(_INSERT_ENTRY, [_entry_args(e) for e in entries])
 
 
 def _stored(row: asyncpg.Record) -> StoredEntry:
@@ -129,13 +147,15 @@ async def last_entry_id(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM audit_log"))
 
 
+_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (head_id, head_hash, signature) VALUES ($1, $2, $3)"
+
+
 async def insert_checkpoint(conn: asyncpg.Connection, checkpoint: Checkpoint) -> None:
-    await conn.execute(
-        "INSERT INTO audit_checkpoints (head_id, head_hash, signature) VALUES ($1, $2, $3)",
-        checkpoint.head_id,
-        checkpoint.head_hash,
-        checkpoint.signature,
-    )
+    await conn.execute(_INSERT_CHECKPOINT, checkpoint.head_id, checkpoint.head_hash, checkpoint.signature)
+
+
+async def insert_checkpoints(conn: asyncpg.Connection, checkpoints: Sequence[Checkpoint]) -> None:
+    await conn.executemany(_INSERT_CHECKPOINT, [(c.head_id, c.head_hash, c.signature) for c in checkpoints])
 
 
 async def checkpoints(conn: asyncpg.Connection) -> list[Checkpoint]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,37 +35,67 @@ class CheckpointPolicy:
 async def record_event(
     conn: asyncpg.Connection, event: IncomingEvent, policy: CheckpointPolicy | None = None
 ) -> StoredEntry | None:
-    """Append the event once (None if it is already in the log). Runs in the caller's
-    transaction (the consumer's, with its inbox insert); appends are serialized by a lock.
-    Every `policy.every`-th entry is checkpointed in the same transaction."""
+    """Append the event once (None if it is already in the log); see `record_events`."""
+    recorded = await record_events(conn, [event], policy)
+    return recorded[0] if recorded else None
+
+
+async def record_events(
+    conn: asyncpg.Connection, events: Sequence[IncomingEvent], policy: CheckpointPolicy | None = None
+) -> list[StoredEntry]:
+    """Append each event not in the log yet, in order, once (a repeated event id is skipped);
+    returns what was appended. Runs in the caller's transaction (the consumer's, with its
+    inbox inserts); appends are serialized by a lock held to its commit, so the chain never
+    forks. Every `policy.every`-th position is checkpointed in the same transaction."""
     policy = policy or CheckpointPolicy()
     async with conn.transaction():
         await store.lock_chain(conn)
-        if await store.has_event(conn, event.event_id):
-            return None
+        known = await store.known_events(conn, [e.event_id for e in events])
+        fresh: list[IncomingEvent] = []
+        for event in events:
+            if event.event_id not in known:
+                fresh.append(event)
+                known.add(event.event_id)
+        if not fresh:
+            return []
         head = await store.chain_head(conn)
         next_id, prev_hash = (head[0] + 1, head[1]) if head else (1, domain.GENESIS_HASH)
-        transaction_id, customer_id = domain.subjects(event.topic, event.subject, event.data)
-        entry = Entry(
-            id=next_id,
-            event_id=event.event_id,
-            topic=event.topic,
-            event_type=event.event_type,
-            source=event.source,
-            subject=event.subject,
-            transaction_id=transaction_id,
-            customer_id=customer_id,
-            data=await store.as_stored_json(conn, event.data),
-            event_time=event.event_time.astimezone(UTC) if event.event_time else None,
-            recorded_at=datetime.now(UTC),
-            prev_hash=prev_hash,
-        )
-        entry_hash = entry.hash()
-        await store.insert_entry(conn, entry, entry_hash)
-        if next_id % policy.every == 0:
-            signature = domain.sign_checkpoint(policy.key, next_id, entry_hash)
-            await store.insert_checkpoint(conn, domain.Checkpoint(next_id, entry_hash, signature))
-        return StoredEntry(entry, entry_hash)
+        datas = await store.as_stored_json_many(conn, [e.data for e in fresh])
+        recorded_at = datetime.now(UTC)
+        appended: list[StoredEntry] = []
+        checkpoints: list[domain.Checkpoint] = []
+        for event, data in zip(fresh, datas, strict=True):
+            stored = _chained(event, data, next_id, prev_hash, recorded_at)
+            appended.append(stored)
+            if next_id % policy.every == 0:
+                signature = domain.sign_checkpoint(policy.key, next_id, stored.hash)
+                checkpoints.append(domain.Checkpoint(next_id, stored.hash, signature))
+            next_id, prev_hash = next_id + 1, stored.hash
+        await store.insert_entries(conn, appended)
+        if checkpoints:
+            await store.insert_checkpoints(conn, checkpoints)
+        return appended
+
+
+def _chained(
+    event: IncomingEvent, data: dict[str, Any], entry_id: int, prev_hash: str, recorded_at: datetime
+) -> StoredEntry:
+    transaction_id, customer_id = domain.subjects(event.topic, event.subject, event.data)
+    entry = Entry(
+        id=entry_id,
+        event_id=event.event_id,
+        topic=event.topic,
+        event_type=event.event_type,
+        source=event.source,
+        subject=event.subject,
+        transaction_id=transaction_id,
+        customer_id=customer_id,
+        data=data,
+        event_time=event.event_time.astimezone(UTC) if event.event_time else None,
+        recorded_at=recorded_at,
+        prev_hash=prev_hash,
+    )
+    return StoredEntry(entry, entry.hash())
 
 
 async def checkpoint_now(pool: asyncpg.Pool, key: str) -> domain.Checkpoint | None:

@@ -143,3 +143,35 @@ async def test_concurrent_appends_keep_one_unbroken_chain(
 
 async def test_an_empty_log_verifies(client: httpx.AsyncClient) -> None:
     assert await verify(client) == {"valid": True, "checked": 0}
+
+
+async def record_batch(db: asyncpg.Connection, *events: CloudEvent) -> None:
+    async with db.transaction():  # as the consumer runs a fetched batch, beside its inbox inserts
+        await HANDLERS.handle_payment_events(db, events)
+
+
+async def test_a_batch_is_recorded_in_order_once_and_the_chain_verifies(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    first = payment_event("TXN_B0", "requires_confirmation")
+    await record(db, first)
+    batch = [payment_event(f"TXN_B{i}", "completed", weird={"b": 1.50, "n": i}) for i in range(1, 6)]
+    await record_batch(db, batch[0], first, batch[1], batch[0], *batch[2:])  # duplicates ignored
+    await record_batch(db, *batch)  # the whole batch delivered again
+
+    events = (await client.get("/audit/events")).json()["events"]
+    assert [(e["id"], e["event_id"]) for e in events] == [
+        (i + 1, ev.id) for i, ev in enumerate([first, *batch])
+    ]
+    assert events[3]["data"]["weird"] == {"b": 1.5, "n": 3}
+    assert await verify(client) == {"valid": True, "checked": 6}
+
+
+async def test_a_batch_makes_the_checkpoints_its_positions_call_for(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    from audit.domain import CHECKPOINT_EVERY_DEFAULT as n
+
+    await record_batch(db, *(payment_event(f"TXN_K{i}", "completed") for i in range(n + 3)))
+    assert [r["head_id"] for r in await db.fetch("SELECT head_id FROM audit_checkpoints")] == [n]
+    assert await verify(client) == {"valid": True, "checked": n + 3}

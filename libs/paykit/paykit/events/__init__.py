@@ -16,7 +16,7 @@ consumed exactly-once in effect through an inbox.
     await transport.aclose()
 """
 
-from .consumer import DEAD_LETTERS, EventConsumer, Handler, PermanentEventError, classify
+from .consumer import DEAD_LETTERS, BatchHandler, EventConsumer, Handler, PermanentEventError, classify
 from .dlq import DeadLetter, list_dead_letters, replay_dead_letters
 from .envelope import CloudEvent, EnvelopeError, new_event
 from .kafka import KafkaTransport
@@ -27,6 +27,7 @@ from .transport import Delivery, Transport, TransportError, dead_letter_topic
 
 __all__ = [
     "DEAD_LETTERS",
+    "BatchHandler",
     "CloudEvent",
     "DeadLetter",
     "Delivery",

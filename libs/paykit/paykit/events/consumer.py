@@ -17,6 +17,13 @@ its effects back together with the inbox row. What happens next depends on the f
 A failure of the database or the broker outside the handler is not the message's fault: the
 batch is released, delivered again later, and no attempt is counted. Every dead letter is
 counted on /metrics (`events_dead_lettered_total`).
+
+With a `batch_handler`, a fetched batch is first handled whole: ONE transaction inserts the
+inbox rows of all its events and hands the new ones to the batch handler, then ONE call
+acknowledges them all (a batch costs about what one event does). A batch that cannot be
+handled whole (a message that is not a CloudEvent, a handler failure) is rolled back and
+handled one by one as above, so the culprit alone is retried or dead-lettered and the rest
+are applied once. Nothing is acknowledged before its transaction committed.
 """
 
 from __future__ import annotations
@@ -41,9 +48,16 @@ from .transport import Delivery, Transport
 log = logging.getLogger("paykit.events.consumer")
 
 Handler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
+# Handles events not seen before, in delivery order, inside the consumer's transaction.
+BatchHandler = Callable[[asyncpg.Connection, Sequence[CloudEvent]], Awaitable[None]]
 _INBOX_INSERT = """
 INSERT INTO inbox (consumer_group, event_id) VALUES ($1, $2)
 ON CONFLICT (consumer_group, event_id) DO NOTHING
+"""
+_INBOX_INSERT_MANY = """
+INSERT INTO inbox (consumer_group, event_id) SELECT $1, unnest($2::text[])
+ON CONFLICT (consumer_group, event_id) DO NOTHING
+RETURNING event_id
 """
 ERROR_TEXT_LENGTH_MAX = 500
 
@@ -91,19 +105,28 @@ class EventConsumer:
         topic: str,
         group: str,
         handler: Handler,
+        batch_handler: BatchHandler | None = None,
         attempts_max: int = 5,
         batch_size_max: int = 50,
         poll_interval_s: float = 0.2,
+        batch_linger_s: float = 0.0,
         retry_backoff_max_s: float = 2.0,
         retry_budget_s: float = 120.0,
     ) -> None:
+        """`handler` handles one event; `batch_handler`, when given, must have the same effect
+        as `handler` on each of its events in turn. After a batch smaller than
+        `batch_size_max`, the consumer pauses `batch_linger_s` so the next one gathers more."""
         if attempts_max < 1 or batch_size_max < 1:
             raise ValueError("attempts_max and batch_size_max must be at least 1")
+        if batch_linger_s < 0:
+            raise ValueError("batch_linger_s must not be negative")
         self.transport = transport
         self.topic = topic
         self.group = group
         self._pool = pool
         self._handler = handler
+        self._batch_handler = batch_handler
+        self.batch_linger_s = batch_linger_s
         self._attempts_max = attempts_max
         self._batch_size_max = batch_size_max
         self.poll_interval_s = poll_interval_s
@@ -118,17 +141,27 @@ class EventConsumer:
             batch_size_max=self._batch_size_max,
             wait_ms=int(self.poll_interval_s * 1000),
         )
-        for index, delivery in enumerate(deliveries):
+        one_by_one: Sequence[Delivery] = deliveries
+        if self._batch_handler is not None and len(deliveries) > 1 and await self._process_batch(deliveries):
+            one_by_one = ()
+        for index, delivery in enumerate(one_by_one):
             try:
                 await self._process(delivery)
             except BaseException:
-                await self._release(deliveries[index:])
+                await self._release(one_by_one[index:])
                 raise
         return len(deliveries)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         name = f"consumer {self.group} on {self.topic}"
-        await run_until_stopped(self.run_once, stop, poll_interval_s=self.poll_interval_s, name=name)
+        await run_until_stopped(
+            self.run_once,
+            stop,
+            poll_interval_s=self.poll_interval_s,
+            name=name,
+            linger_s=self.batch_linger_s,
+            batch_size_max=self._batch_size_max,
+        )
 
     async def _release(self, deliveries: Sequence[Delivery]) -> None:
         try:
@@ -175,6 +208,104 @@ class EventConsumer:
                 attempt += 1
         await self.transport.ack(self.group, delivery)
 
+    async def _process_batch(self, deliveries: Sequence[Delivery]) -> bool:
+        """Handle all `deliveries` in one transaction and acknowledge them together. False
+        when they cannot be handled whole (nothing done; the caller goes one by one). A
+        message that is not a CloudEvent sends the batch one by one too: it is dead-lettered
+        in its turn, never acknowledged ahead of the messages before it (a Kafka commit
+        covers every earlier offset)."""
+        try:
+            events = [CloudEvent.from_json(d.value) for d in deliveries]
+        except EnvelopeError:
+            return False
+        try:
+            await self._handle_batch_traced(deliveries, events)
+        except _HandlerFailed as failure:
+            cause = failure.__cause__ or failure
+            log.warning(
+                "consumer %s: batch of %d failed (%s: %s); handling its events one by one",
+                self.group, len(events), type(cause).__name__, str(cause)[:ERROR_TEXT_LENGTH_MAX],
+            )  # fmt: skip
+            return False
+        except BaseException:
+            await self._release(deliveries)
+            raise
+        try:
+            await self.transport.ack_many(self.group, deliveries)
+        except BaseException:
+            await self._release(deliveries)
+            raise
+        return True
+
+    async def _handle_batch_traced(
+        self, deliveries: Sequence[Delivery], events: Sequence[CloudEvent]
+    ) -> None:
+        """One span per event in its producer's trace, and one for the batch's transaction."""
+        tracer = trace.get_tracer("paykit.events")
+        spans = [
+            tracer.start_span(
+                f"{self.topic} process",
+                context=propagate.extract(d.headers),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    **self._span_attributes(e, d.attempt),
+                    "messaging.batch.message_count": len(events),
+                },
+            )
+            for d, e in zip(deliveries, events, strict=True)
+        ]
+        try:
+            with tracer.start_as_current_span(
+                f"{self.topic} process batch",
+                kind=SpanKind.CONSUMER,
+                links=[trace.Link(s.get_span_context()) for s in spans],
+                attributes={
+                    "messaging.destination.name": self.topic,
+                    "messaging.consumer.group.name": self.group,
+                    "messaging.batch.message_count": len(events),
+                },
+            ):
+                await self._handle_batch(events)
+        except _HandlerFailed as failure:
+            cause = failure.__cause__ or failure
+            for span in spans:
+                span.set_status(Status(StatusCode.ERROR, type(cause).__name__))
+            raise
+        finally:
+            for span in spans:
+                span.end()
+
+    async def _handle_batch(self, events: Sequence[CloudEvent]) -> None:
+        assert self._batch_handler is not None
+        ids = list(dict.fromkeys(e.id for e in events))
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh_ids = {r["event_id"] for r in await conn.fetch(_INBOX_INSERT_MANY, self.group, ids)}
+            fresh: list[CloudEvent] = []
+            for event in events:
+                if event.id in fresh_ids:
+                    fresh.append(event)
+                    fresh_ids.discard(event.id)  # a duplicate within the batch is handled once
+            if len(fresh) < len(events):
+                log.info(
+                    "consumer %s: %d event(s) already handled; skipped", self.group, len(events) - len(fresh)
+                )
+            if not fresh:
+                return
+            try:
+                await self._batch_handler(conn, fresh)
+            except Exception as exc:
+                raise _HandlerFailed() from exc
+
+    def _span_attributes(self, event: CloudEvent, attempt: int) -> dict[str, str | int]:
+        return {
+            "messaging.destination.name": self.topic,
+            "messaging.consumer.group.name": self.group,
+            "messaging.operation.type": "process",
+            "messaging.message.id": event.id,
+            "cloudevents.event_type": event.type,
+            "paykit.delivery.attempt": attempt,
+        }
+
     async def _dead_letter(self, delivery: Delivery, error: str, reason: str) -> None:
         await self.transport.dead_letter(self.group, delivery, error)
         DEAD_LETTERS.labels(delivery.topic, self.group, reason).inc()
@@ -187,14 +318,7 @@ class EventConsumer:
             kind=SpanKind.CONSUMER,
             record_exception=False,
             set_status_on_exception=False,
-            attributes={
-                "messaging.destination.name": self.topic,
-                "messaging.consumer.group.name": self.group,
-                "messaging.operation.type": "process",
-                "messaging.message.id": event.id,
-                "cloudevents.event_type": event.type,
-                "paykit.delivery.attempt": attempt,
-            },
+            attributes=self._span_attributes(event, attempt),
         ) as span:
             try:
                 await self._handle(event)

@@ -132,6 +132,30 @@ class KafkaTransport:
             raise TransportError(f"kafka commit on {delivery.topic} failed: {type(exc).__name__}") from exc
         self._fetch_counts.pop((group, delivery.topic, partition, offset), None)
 
+    async def ack_many(self, group: str, deliveries: Sequence[Delivery]) -> None:
+        """One commit per (topic, group): each partition's offset moves past the last of
+        `deliveries` on it (they were fetched together and are all done)."""
+        nexts: dict[tuple[str, int], int] = {}
+        for d in deliveries:
+            partition, offset = d.receipt
+            key = (d.topic, partition)
+            nexts[key] = max(offset + 1, nexts.get(key, offset + 1))
+        for topic in {t for t, _ in nexts}:
+            consumer = self._consumers.get((topic, group))
+            if consumer is None:
+                raise TransportError(f"no kafka consumer for {topic}/{group}")
+            offsets = {
+                TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in nexts.items() if t == topic
+            }
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    await consumer.commit(offsets)
+            except (KafkaError, TimeoutError) as exc:
+                raise TransportError(f"kafka commit on {topic} failed: {type(exc).__name__}") from exc
+        for d in deliveries:
+            partition, offset = d.receipt
+            self._fetch_counts.pop((group, d.topic, partition, offset), None)
+
     async def release(self, group: str, deliveries: Sequence[Delivery]) -> None:
         """Rewind each partition to its first unfinished offset so it is fetched again."""
         firsts: dict[tuple[str, int], int] = {}

@@ -5,6 +5,11 @@ entries (what it fetched and did not finish), then takes over entries another co
 idle longer than `claim_idle_ms` (XAUTOCLAIM: that consumer died), then reads new entries.
 Streams are capped near `stream_length_max` entries (XADD MAXLEN ~): a group that lags
 further behind than that loses the oldest entries, so size the cap for the longest outage.
+
+A busy consumer fetches with ONE round trip: the takeover (XAUTOCLAIM) runs at most every
+half `claim_idle_ms`, its own pending entries are re-read only when some may exist (at start,
+after a release or a takeover, and with every takeover round), and entries read new (">")
+are on their first delivery, so their delivery counts are not asked for (XPENDING).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -48,6 +54,9 @@ class RedisStreamsTransport:
         self.consumer_name = consumer_name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._owns_client = owns_client
         self._groups_ready: set[tuple[str, str]] = set()
+        # (topic, group) whose own pending list may hold entries to re-read.
+        self._pending_maybe: set[tuple[str, str]] = set()
+        self._next_claim_s: dict[tuple[str, str], float] = {}
 
     @classmethod
     def from_url(cls, url: str, *, timeout_s: float = 2.0, **kwargs: Any) -> RedisStreamsTransport:
@@ -83,21 +92,30 @@ class RedisStreamsTransport:
         stream = _stream(topic)
         try:
             await self._ensure_group(topic, group)
-            await self._redis.xautoclaim(
-                stream,
-                group,
-                self.consumer_name,
-                self._claim_idle_ms,
-                "0-0",
-                count=batch_size_max,
-                justid=True,
-            )
-            entries = await self._read(stream, group, "0", batch_size_max, None)
-            if not entries:
-                entries = await self._read(stream, group, ">", batch_size_max, wait_ms)
-            return await self._deliveries(topic, stream, group, entries)
+            await self._take_over_when_due(stream, topic, group, batch_size_max)
+            if (topic, group) in self._pending_maybe:
+                entries = await self._read(stream, group, "0", batch_size_max, None)
+                if entries:
+                    return await self._deliveries(topic, stream, group, entries, counted=True)
+                self._pending_maybe.discard((topic, group))
+            entries = await self._read(stream, group, ">", batch_size_max, wait_ms)
+            return await self._deliveries(topic, stream, group, entries, counted=False)
         except RedisError as exc:
             raise TransportError(f"redis fetch from {topic} failed: {type(exc).__name__}") from exc
+
+    async def _take_over_when_due(self, stream: str, topic: str, group: str, count: int) -> None:
+        """Claim what another consumer left idle (it died), at most every half idle period;
+        each round also re-reads this consumer's own pending list, whatever left it there."""
+        now = time.monotonic()
+        if now < self._next_claim_s.get((topic, group), 0.0):
+            return
+        claimed = await self._redis.xautoclaim(
+            stream, group, self.consumer_name, self._claim_idle_ms, "0-0", count=count, justid=True
+        )
+        # A full claim may have left more behind: claim again on the next fetch.
+        full = isinstance(claimed, list) and len(claimed) >= count
+        self._next_claim_s[(topic, group)] = now if full else now + self._claim_idle_ms / 2000
+        self._pending_maybe.add((topic, group))
 
     async def _read(
         self, stream: str, group: str, start: str, count: int, block_ms: int | None
@@ -113,15 +131,24 @@ class RedisStreamsTransport:
         return list(reply[0][1])
 
     async def _deliveries(
-        self, topic: str, stream: str, group: str, entries: list[tuple[bytes, dict[bytes, bytes] | None]]
+        self,
+        topic: str,
+        stream: str,
+        group: str,
+        entries: list[tuple[bytes, dict[bytes, bytes] | None]],
+        *,
+        counted: bool,
     ) -> list[Delivery]:
+        """`counted`: entries delivered before, whose delivery counts must be asked for."""
         if not entries:
             return []
-        first, last = _text(entries[0][0]), _text(entries[-1][0])
-        pending = await self._redis.xpending_range(
-            stream, group, min=first, max=last, count=len(entries), consumername=self.consumer_name
-        )
-        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        counts: dict[str, int] = {}
+        if counted:
+            first, last = _text(entries[0][0]), _text(entries[-1][0])
+            pending = await self._redis.xpending_range(
+                stream, group, min=first, max=last, count=len(entries), consumername=self.consumer_name
+            )
+            counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         deliveries = []
         for entry_id, fields in entries:
             message_id = _text(entry_id)
@@ -147,9 +174,20 @@ class RedisStreamsTransport:
         except RedisError as exc:
             raise TransportError(f"redis ack on {delivery.topic} failed: {type(exc).__name__}") from exc
 
+    async def ack_many(self, group: str, deliveries: Sequence[Delivery]) -> None:
+        by_topic: dict[str, list[Any]] = {}
+        for delivery in deliveries:
+            by_topic.setdefault(delivery.topic, []).append(delivery.receipt)
+        try:
+            for topic, receipts in by_topic.items():
+                await self._redis.xack(_stream(topic), group, *receipts)
+        except RedisError as exc:
+            raise TransportError(f"redis ack failed: {type(exc).__name__}") from exc
+
     async def release(self, group: str, deliveries: Sequence[Delivery]) -> None:
         # Unacknowledged entries stay in this consumer's pending list; the next fetch re-reads them.
-        return None
+        for delivery in deliveries:
+            self._pending_maybe.add((delivery.topic, group))
 
     async def dead_letter(self, group: str, delivery: Delivery, error: str) -> None:
         headers = {**delivery.headers, "dlq-error": error[:1000], "dlq-original-id": str(delivery.receipt)}
@@ -163,6 +201,8 @@ class RedisStreamsTransport:
         except RedisError as exc:
             raise TransportError(f"redis group drop on {topic} failed: {type(exc).__name__}") from exc
         self._groups_ready.discard((topic, group))
+        self._pending_maybe.discard((topic, group))
+        self._next_claim_s.pop((topic, group), None)
 
     async def ping(self) -> bool:
         try:

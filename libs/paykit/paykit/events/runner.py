@@ -12,7 +12,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from ..config import ServiceSettings
-from .consumer import EventConsumer, Handler
+from .consumer import BatchHandler, EventConsumer, Handler
 from .kafka import KafkaTransport
 from .redis_streams import RedisStreamsTransport
 from .transport import Transport
@@ -80,8 +80,11 @@ def consumers_from_settings(
     *,
     group: str,
     handlers: Mapping[str, Handler],
+    batch_handlers: Mapping[str, BatchHandler] | None = None,
 ) -> list[EventConsumer]:
-    """One consumer per topic for `group`, with the service's event limits."""
+    """One consumer per topic for `group`, with the service's event limits; a topic with a
+    batch handler handles fetched batches whole (see EventConsumer)."""
+    batch_handlers = batch_handlers or {}
     return [
         EventConsumer(
             pool,
@@ -89,9 +92,11 @@ def consumers_from_settings(
             topic=topic,
             group=group,
             handler=handler,
+            batch_handler=batch_handlers.get(topic),
             attempts_max=settings.events_attempts_max,
             batch_size_max=settings.events_batch_size_max,
             poll_interval_s=settings.events_poll_interval_ms / 1000,
+            batch_linger_s=settings.events_batch_linger_ms / 1000,
             retry_budget_s=settings.events_retry_budget_s,
             retry_backoff_max_s=settings.events_retry_backoff_max_s,
         )

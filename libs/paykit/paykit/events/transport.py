@@ -48,6 +48,10 @@ class Transport(Protocol):
     async def ack(self, group: str, delivery: Delivery) -> None:
         """The group is done with this message; it is not delivered again."""
 
+    async def ack_many(self, group: str, deliveries: Sequence[Delivery]) -> None:
+        """`ack` for every one of `deliveries` (fetched together), in as few calls as the
+        broker allows."""
+
     async def release(self, group: str, deliveries: Sequence[Delivery]) -> None:
         """Fetched but not acknowledged: deliver these again on a later fetch."""
 
