@@ -29,6 +29,10 @@ class Delivery:
 
 
 class Channel(Protocol):
+    # The delivery is a write in the caller's transaction, undone by its rollback (a provider's
+    # message is not: it is out once sent).
+    in_transaction: bool
+
     async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery: ...
 
     async def aclose(self) -> None: ...
@@ -36,6 +40,8 @@ class Channel(Protocol):
 
 class DevInboxChannel:
     """Development/test: the message lands in the `dev_inbox` table (GET /dev/inbox)."""
+
+    in_transaction = True
 
     async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery:
         assert message.recipient is not None
@@ -56,6 +62,8 @@ class DevInboxChannel:
 class UnconfiguredChannel:
     """Production without a provider for this channel: every delivery fails, visibly."""
 
+    in_transaction = True
+
     async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery:
         return Delivery(message.channel, False, error="CHANNEL_NOT_CONFIGURED")
 
@@ -68,6 +76,8 @@ class TwilioSmsChannel:
 
     Not retried: Twilio has no idempotency key, and a retry after a timeout may text twice.
     """
+
+    in_transaction = False
 
     def __init__(
         self,
@@ -103,6 +113,8 @@ class TwilioSmsChannel:
 
 class SendGridEmailChannel:
     """SendGrid v3: POST /v3/mail/send (202 Accepted, id in the X-Message-Id header)."""
+
+    in_transaction = False
 
     def __init__(
         self,

@@ -4,11 +4,16 @@ failure or decline) and the seed's `notification-events` ({customer_id, type, da
 Handlers run inside the consumer's transaction, together with its inbox insert, so a
 redelivered event is notified once. They raise on a transient fault (the consumer retries)
 and skip what can never succeed (unknown customer, malformed data).
+
+The batch handlers take a fetched batch in one transaction. They are used only when every
+channel delivers inside that transaction (the dev inbox): a batch that fails is rolled back
+and handled again one by one, which would send a provider's messages (SMS, email) twice.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 from paykit.errors import ProblemError
@@ -37,6 +42,16 @@ class NotificationHandlers:
         if notice is None:
             log.warning("notification event %s has no usable notice; skipped", event.id)
         await self._notify(conn, event.id, notice)
+
+    async def handle_payment_events(self, conn: asyncpg.Connection, events: Sequence[CloudEvent]) -> None:
+        for event in events:
+            await self.handle_payment_event(conn, event)
+
+    async def handle_notification_events(
+        self, conn: asyncpg.Connection, events: Sequence[CloudEvent]
+    ) -> None:
+        for event in events:
+            await self.handle_notification_event(conn, event)
 
     async def _notify(self, conn: asyncpg.Connection, event_id: str, notice: Notice | None) -> None:
         if notice is None or await store.event_already_notified(conn, event_id):

@@ -23,7 +23,7 @@ from .channels import (
     TwilioSmsChannel,
     UnconfiguredChannel,
 )
-from .clients import AccountClient
+from .clients import CONTACT_TTL_S, CONTACTS_CACHED_MAX, AccountClient
 from .domain import ChannelName
 from .events import CONSUMER_GROUP, NOTIFICATION_EVENTS_TOPIC, PAYMENT_EVENTS_TOPIC, NotificationHandlers
 from .usecases import Deps
@@ -39,6 +39,9 @@ class NotificationSettings(ServiceSettings):
     # Consume payment-events and notification-events (needs KAFKA_BROKERS or REDIS_URL).
     consume_events: bool = True
     account_timeout_s: float = Field(default=3.0, gt=0, le=30)
+    # Contact details are kept this long, for at most this many customers (0: not kept).
+    contact_cache_ttl_s: float = Field(default=CONTACT_TTL_S, ge=0, le=3_600)
+    contact_cache_size_max: int = Field(default=CONTACTS_CACHED_MAX, ge=0, le=1_000_000)
     provider_timeout_s: float = Field(default=10.0, gt=0, le=60)
     # Providers, used only with APP_ENV=production (development writes to the dev inbox).
     twilio_account_sid: str = ""
@@ -104,8 +107,22 @@ def _consumers(settings: NotificationSettings, deps: Deps, transport: Transport)
         PAYMENT_EVENTS_TOPIC: handlers.handle_payment_event,
         NOTIFICATION_EVENTS_TOPIC: handlers.handle_notification_event,
     }
+    batches = {
+        PAYMENT_EVENTS_TOPIC: handlers.handle_payment_events,
+        NOTIFICATION_EVENTS_TOPIC: handlers.handle_notification_events,
+    }
+    # A batch that fails is rolled back and handled again one by one: only when no channel
+    # sends anything outside the transaction is that harmless (see events.py).
+    batchable = all(channel.in_transaction for channel in deps.channels.values())
     return list(
-        consumers_from_settings(deps.pool, transport, settings, group=CONSUMER_GROUP, handlers=topics)
+        consumers_from_settings(
+            deps.pool,
+            transport,
+            settings,
+            group=CONSUMER_GROUP,
+            handlers=topics,
+            batch_handlers=batches if batchable else None,
+        )
     )
 
 
@@ -127,6 +144,8 @@ def create_app(
             retries_max=settings.http_retries_max,
             transport=account_transport,
             identity=app.state.identity,
+            contact_ttl_s=settings.contact_cache_ttl_s,
+            contacts_cached_max=settings.contact_cache_size_max,
         )
         channels = build_channels(settings, provider_transport)
         transport: Transport | None = None

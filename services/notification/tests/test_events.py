@@ -97,3 +97,24 @@ async def test_seed_notification_events_are_delivered(
     async with db.transaction():
         await handlers(client).handle_notification_event(db, event)
     assert await messages(db, "john@example.com") == ["Payment of 12.50 USD confirmed. Transaction ID: TXN_7"]
+
+
+async def test_a_batch_is_notified_once_per_event_however_often_it_arrives(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    handle = handlers(client).handle_payment_events
+    batch = [
+        payment_event("evt-b1", "completed"),
+        payment_event("evt-b2", "processing"),
+        payment_event("evt-b3", "failed"),
+        payment_event("evt-b1", "completed"),
+    ]
+    for _ in range(2):  # the whole batch redelivered
+        async with db.transaction():
+            await handle(db, batch)
+    rows = await db.fetch("SELECT source_event_id, count(*) AS n FROM notifications GROUP BY 1 ORDER BY 1")
+    assert [(r["source_event_id"], r["n"]) for r in rows] == [("evt-b1", 2), ("evt-b3", 2)]  # email, sms
+    assert await messages(db, "+1234567890") == [
+        "Payment of 1000.00 USD confirmed. Transaction ID: TXN_42",
+        "Payment of 1000.00 USD could not be completed. Transaction ID: TXN_42",
+    ]

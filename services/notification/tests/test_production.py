@@ -73,3 +73,55 @@ def test_production_refuses_a_placeholder_provider_token(database_url: str) -> N
             twilio_auth_token="change-me",
             twilio_from_number="+15550001111",
         )
+
+
+async def test_a_failure_later_in_a_batch_never_texts_an_earlier_customer_twice(
+    database_url: str, redis_url: str
+) -> None:
+    """A provider's message cannot be rolled back: with one, events are not handled in one
+    transaction per batch, so a retried event never re-sends the ones before it."""
+    import asyncio
+
+    from paykit.events import RedisStreamsTransport, new_event
+
+    texts: list[str] = []
+    outage = [3]  # the account service fails the first lookups of cust_002
+
+    def twilio(request: httpx.Request) -> httpx.Response:
+        texts.append(dict(x.split("=", 1) for x in request.content.decode().split("&"))["To"])
+        return httpx.Response(201, json={"sid": f"SM{len(texts)}"})
+
+    def account(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("cust_002") and outage[0] > 0:
+            outage[0] -= 1
+            return httpx.Response(503, json={"code": "UNAVAILABLE"})
+        return account_contract(request)
+
+    settings = production_settings(database_url).model_copy(
+        update={"redis_url": redis_url, "events_poll_interval_ms": 50, "http_retries_max": 0}
+    )
+    publisher = RedisStreamsTransport.from_url(redis_url)
+    try:
+        for customer in ("cust_001", "cust_002"):
+            event = new_event(
+                source="confirm",
+                type="payment.completed",
+                subject=f"pay_{customer}",
+                data={"transaction_id": f"T_{customer}", "customer_id": customer, "amount_minor": 100,
+                      "currency": "USD"},
+            )  # fmt: skip
+            await publisher.publish("payment-events", event.subject or "", event.to_json(), {})
+        app = create_app(
+            settings,
+            account_transport=httpx.MockTransport(account),
+            provider_transport=httpx.MockTransport(twilio),
+        )
+        async with running_app(app):
+            for _ in range(200):
+                if outage[0] == 0 and len(texts) >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)
+    finally:
+        await publisher.aclose()
+    assert texts == ["%2B1234567890"]  # cust_001 once; cust_002 has no phone, its email is unconfigured
