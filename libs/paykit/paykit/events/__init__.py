@@ -23,7 +23,7 @@ from .kafka import KafkaTransport
 from .outbox import OutboxRelay, add_to_outbox
 from .redis_streams import RedisStreamsTransport
 from .runner import consumers_from_settings, run_in_background, transport_from_settings
-from .transport import Delivery, Transport, TransportError, dead_letter_topic
+from .transport import Delivery, Message, Transport, TransportError, dead_letter_topic
 
 __all__ = [
     "DEAD_LETTERS",
@@ -35,6 +35,7 @@ __all__ = [
     "EventConsumer",
     "Handler",
     "KafkaTransport",
+    "Message",
     "OutboxRelay",
     "PermanentEventError",
     "RedisStreamsTransport",

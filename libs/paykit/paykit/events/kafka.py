@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from .transport import Delivery, TransportError, dead_letter_topic
+from .transport import Delivery, Message, TransportError, dead_letter_topic
 
 _ATTEMPTS_TRACKED_MAX = 100_000
 
@@ -89,6 +89,30 @@ class KafkaTransport:
                 )
         except (KafkaError, TimeoutError) as exc:
             raise TransportError(f"kafka publish to {topic} failed: {type(exc).__name__}") from exc
+
+    async def publish_many(self, messages: Sequence[Message]) -> int:
+        """Every message is handed to the producer first (it batches them per partition),
+        then their acknowledgements are awaited in order."""
+        accepted = 0
+        try:
+            producer = await self._started_producer()
+            async with asyncio.timeout(self._timeout_s):
+                acks = [
+                    await producer.send(
+                        m.topic,
+                        m.value,
+                        key=m.key.encode(),
+                        headers=[(name, text.encode()) for name, text in m.headers.items()],
+                    )
+                    for m in messages
+                ]
+                for ack in acks:
+                    await ack
+                    accepted += 1
+        except (KafkaError, TimeoutError) as exc:
+            if accepted == 0:
+                raise TransportError(f"kafka publish failed: {type(exc).__name__}") from exc
+        return accepted
 
     async def fetch(self, topic: str, group: str, *, batch_size_max: int, wait_ms: int) -> Sequence[Delivery]:
         try:

@@ -4,6 +4,8 @@ and a relay publishes committed rows and marks them published.
 Guarantees: a rolled-back transaction publishes nothing (the relay only sees committed
 rows); a committed event is published at least once (a row is marked only after the broker
 acknowledged it; a relay killed mid-batch leaves its rows unmarked and they go out again).
+A batch of rows goes to the broker in one call (Transport.publish_many) and is marked in
+one statement.
 Several relays may run: `FOR UPDATE SKIP LOCKED` gives each row to one of them at a time.
 """
 
@@ -12,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..telemetry import inject_headers
 from ._loop import run_until_stopped
 from .envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
-from .transport import Transport, TransportError
+from .transport import Message, Transport, TransportError
 
 log = logging.getLogger("paykit.events.outbox")
 
@@ -78,20 +81,12 @@ class OutboxRelay:
         """Publish up to one batch; returns how many rows were published and marked."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(_CLAIM, self._batch_size_max)
-            published: list[int] = []
-            for row in rows:
-                try:
-                    await self._publish(row)
-                except TransportError:
-                    # Keep what the broker already acknowledged; the rest waits for the next run.
-                    log.warning("outbox relay: publish of row %s failed", row["id"], exc_info=True)
-                    break
-                published.append(row["id"])
+            published = await self._publish(rows) if rows else 0
             if published:
-                await conn.execute(_MARK, published)
+                await conn.execute(_MARK, [row["id"] for row in rows[:published]])
         if not rows:
             await self._purge_when_due()
-        return len(published)
+        return published
 
     async def _purge_when_due(self) -> None:
         """When idle, at most once a minute, drop a bounded batch of long-published rows: the
@@ -102,21 +97,40 @@ class OutboxRelay:
         self._next_purge = now + PURGE_INTERVAL_S
         await self._pool.execute(_PURGE, self.published_retention_s, self._batch_size_max * 10)
 
-    async def _publish(self, row: asyncpg.Record) -> None:
-        headers: dict[str, str] = json.loads(row["headers"])
-        parent = propagate.extract(headers)
+    async def _publish(self, rows: Sequence[asyncpg.Record]) -> int:
+        """Publish the rows in one call; how many, from the first, the broker accepted. Each
+        message carries its own publish span (in the trace of the change it records) as its
+        parent."""
         tracer = trace.get_tracer("paykit.events")
-        with tracer.start_as_current_span(
-            f"{row['topic']} publish",
-            context=parent,
-            kind=SpanKind.PRODUCER,
-            attributes={"messaging.destination.name": row["topic"], "messaging.operation.type": "publish"},
-        ):
-            # The message carries this publish span as its parent, in the same trace.
-            message_headers = inject_headers(dict(headers))
-            await self.transport.publish(
-                row["topic"], row["event_key"], row["event"].encode(), message_headers
+        spans: list[trace.Span] = []
+        messages: list[Message] = []
+        for row in rows:
+            headers: dict[str, str] = json.loads(row["headers"])
+            span = tracer.start_span(
+                f"{row['topic']} publish",
+                context=propagate.extract(headers),
+                kind=SpanKind.PRODUCER,
+                attributes={
+                    "messaging.destination.name": row["topic"],
+                    "messaging.operation.type": "publish",
+                },
             )
+            spans.append(span)
+            propagate.inject(headers, context=trace.set_span_in_context(span))
+            messages.append(Message(row["topic"], row["event_key"], row["event"].encode(), headers))
+        accepted = 0
+        try:
+            accepted = await self.transport.publish_many(messages)
+        except TransportError:
+            log.warning("outbox relay: publish of %d row(s) failed", len(rows), exc_info=True)
+        if accepted < len(rows):
+            # Keep what the broker already acknowledged; the rest waits for the next run.
+            log.warning("outbox relay: %d of %d row(s) published; the rest wait", accepted, len(rows))
+        for index, span in enumerate(spans):
+            if index >= accepted:
+                span.set_status(Status(StatusCode.ERROR, "not published"))
+            span.end()
+        return accepted
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         await run_until_stopped(

@@ -25,7 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from .transport import Delivery, TransportError, dead_letter_topic
+from .transport import Delivery, Message, TransportError, dead_letter_topic
 
 _KEY_PREFIX = "events:"
 
@@ -76,6 +76,22 @@ class RedisStreamsTransport:
             await self._redis.xadd(_stream(topic), fields, maxlen=self._stream_length_max, approximate=True)
         except RedisError as exc:
             raise TransportError(f"redis publish to {topic} failed: {type(exc).__name__}") from exc
+
+    async def publish_many(self, messages: Sequence[Message]) -> int:
+        pipe = self._redis.pipeline(transaction=False)
+        for m in messages:
+            fields: dict[Any, Any] = {"key": m.key, "value": m.value, "headers": json.dumps(m.headers)}
+            pipe.xadd(_stream(m.topic), fields, maxlen=self._stream_length_max, approximate=True)
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except RedisError as exc:
+            raise TransportError(f"redis publish failed: {type(exc).__name__}") from exc
+        accepted = 0
+        for result in results:
+            if isinstance(result, Exception):
+                break
+            accepted += 1
+        return accepted
 
     async def _ensure_group(self, topic: str, group: str) -> None:
         if (topic, group) in self._groups_ready:

@@ -36,10 +36,24 @@ class Delivery:
     receipt: Any = field(repr=False, compare=False, default=None)
 
 
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    key: str
+    value: bytes
+    headers: dict[str, str]
+
+
 @runtime_checkable
 class Transport(Protocol):
     async def publish(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
         """Return only once the broker has durably accepted the message."""
+
+    async def publish_many(self, messages: Sequence[Message]) -> int:
+        """Publish `messages` in order, in as few round trips as the broker allows; return how
+        many of them, from the first, the broker durably accepted (fewer than all when it
+        failed part way; a later one may have gone out too: delivery is at least once).
+        Raises TransportError when it could not tell."""
 
     async def fetch(self, topic: str, group: str, *, batch_size_max: int, wait_ms: int) -> Sequence[Delivery]:
         """Up to `batch_size_max` messages for `group`, oldest first: first those delivered
