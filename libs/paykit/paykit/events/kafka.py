@@ -15,6 +15,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 
 from .transport import Delivery, Message, TransportError, dead_letter_topic
 
@@ -92,20 +94,26 @@ class KafkaTransport:
 
     async def publish_many(self, messages: Sequence[Message]) -> int:
         """Every message is handed to the producer first (it batches them per partition),
-        then their acknowledgements are awaited in order."""
+        then their acknowledgements are awaited in order. Each is sent in the trace context
+        its headers carry, so an instrumented producer stays in the message's trace."""
         accepted = 0
         try:
             producer = await self._started_producer()
             async with asyncio.timeout(self._timeout_s):
-                acks = [
-                    await producer.send(
-                        m.topic,
-                        m.value,
-                        key=m.key.encode(),
-                        headers=[(name, text.encode()) for name, text in m.headers.items()],
-                    )
-                    for m in messages
-                ]
+                acks = []
+                for m in messages:
+                    token = otel_context.attach(propagate.extract(m.headers))
+                    try:
+                        acks.append(
+                            await producer.send(
+                                m.topic,
+                                m.value,
+                                key=m.key.encode(),
+                                headers=[(name, text.encode()) for name, text in m.headers.items()],
+                            )
+                        )
+                    finally:
+                        otel_context.detach(token)
                 for ack in acks:
                     await ack
                     accepted += 1
