@@ -24,6 +24,7 @@ from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from . import deadline
+from ._transport import service_transport
 from .context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, current_correlation_id
 from .identity import ServiceIdentity
 from .telemetry import inject_headers
@@ -53,6 +54,10 @@ class _RetryableStatus(Exception):
 
 _RETRYABLE_ERRORS = (_RetryableStatus, httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# A pooled connection is dropped after this long idle: sooner than the callee's keep-alive
+# (uvicorn closes idle connections after 5 s), so a call is never sent on a connection the
+# callee is closing, which a call that may not be retried would feel as a failure.
+KEEPALIVE_S = 4.0
 
 
 class ServiceClient:
@@ -76,11 +81,12 @@ class ServiceClient:
         self.identity = identity
         self.retries_max = retries_max
         self._timeout_s = timeout_s
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_S)
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
-            transport=transport,
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            transport=transport or service_transport(base_url, limits),
+            limits=limits,
         )
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=breaker_threshold, default_ttl=breaker_ttl_s
