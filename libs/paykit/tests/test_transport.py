@@ -38,8 +38,11 @@ async def server_url() -> AsyncIterator[str]:
     config = uvicorn.Config(_app(), log_level="warning", timeout_keep_alive=0.2)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    for _ in range(500):  # up to 5 s
+        if server.started:
+            break
         await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
