@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tools.devstack.nginx import _self_signed
+from tools.devstack.nginx import _self_signed, find_nginx, nginx_command
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_START_TIMEOUT_S = 10
@@ -33,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 
 def _nginx() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    found = find_nginx()
     if found is None:
         pytest.fail("these tests need nginx (apt-get install nginx)")
     return found
@@ -108,17 +107,7 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         conf = "user root;\n" + conf
     (prefix / "nginx.conf").write_text(conf)
     nginx = subprocess.Popen(
-        [
-            _nginx(),
-            "-p",
-            str(prefix),
-            "-e",
-            str(prefix / "error.log"),
-            "-c",
-            str(prefix / "nginx.conf"),
-            "-g",
-            "daemon off;",
-        ],
+        nginx_command(_nginx(), prefix, prefix / "nginx.conf"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -193,7 +182,7 @@ def test_the_local_edge_keeps_plain_http_with_the_same_headers_and_hidden_paths(
     http_port = _free_port()
     conf = write_config(tmp_path, (upstream.server_address[1],), [http_port], [_free_port()])
     nginx = subprocess.Popen(
-        [_nginx(), "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+        nginx_command(_nginx(), tmp_path, conf),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tools.devstack.fleet import Fleet
+from tools.devstack.nginx import find_nginx
 
 # The confirm service waits 2 s for the bank; the bank's injected slow answers take longer,
 # which makes "timed out after executing" deterministic.
@@ -51,7 +52,7 @@ def fleet_started(
     if os.environ.get("FLEET_URL"):
         yield None
         return
-    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+    if find_nginx() is None:
         pytest.fail("the integration suite needs nginx (apt-get install nginx)")
     data_dir = Path(tempfile.mkdtemp(prefix="fleet-"))
     fleet = Fleet(

@@ -16,13 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tools.devstack.nginx import find_nginx
 from tools.kafka.broker import KafkaBroker
 from tools.stack.processes import LocalStack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+    if find_nginx() is None:
         pytest.fail("the stack test needs nginx (apt-get install nginx)")
     work_dir = Path(tempfile.mkdtemp(prefix="stack-"))
     with KafkaBroker() as broker:

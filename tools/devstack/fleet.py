@@ -6,7 +6,6 @@ Used by `make run` (tools/devstack/run.py) and by the integration tests."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from tools.devstack.nginx import find_nginx, nginx_command, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 HEALTH_TIMEOUT_S = 90.0
@@ -91,6 +92,15 @@ class Fleet:
         return self.data_dir / "identity.env"
 
     # ---- start -------------------------------------------------------------------------
+    def nginx(self) -> str | None:
+        """The nginx in front of two gateways; None: one gateway answers alone."""
+        if self.use_nginx is False:
+            return None
+        found = find_nginx()
+        if self.use_nginx and found is None:
+            raise RuntimeError("nginx was asked for but is not installed")
+        return found
+
     def start(self) -> str:
         """Start everything; return the URL a user curls."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,9 +111,7 @@ class Fleet:
             self._bootstrap_database()
             for spec in SERVICES:
                 self._start_service(spec)
-            nginx = shutil.which("nginx") if self.use_nginx is not False else None
-            if self.use_nginx and nginx is None:
-                raise RuntimeError("nginx was asked for but is not installed")
+            nginx = self.nginx()
             gateways = GATEWAY_PORTS if nginx else GATEWAY_PORTS[:1]
             for index, port in enumerate(gateways, start=1):
                 self._start_service(ServiceSpec("gateway", port, instance=f"gateway-{index}"))
@@ -293,24 +301,11 @@ class Fleet:
     def _start_nginx(
         self, nginx: str, gateway_ports: tuple[int, ...], http_ports: list[int], https_ports: list[int]
     ) -> None:
-        from tools.devstack.nginx import write_config
-
         prefix = self.data_dir / "nginx"
         conf = write_config(prefix, gateway_ports, http_ports, https_ports)
         with open(self.data_dir / "logs" / "nginx.log", "ab") as out:
             self._processes["nginx"] = subprocess.Popen(
-                # -e: the startup error log too, so a non-root user never needs /var/log/nginx.
-                [
-                    nginx,
-                    "-p",
-                    str(prefix),
-                    "-e",
-                    str(prefix / "error.log"),
-                    "-c",
-                    str(conf),
-                    "-g",
-                    "daemon off;",
-                ],
+                nginx_command(nginx, prefix, conf),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

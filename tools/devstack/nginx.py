@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 from pathlib import Path
 
 CERT_DAYS = 365
+# Debian and Fedora install nginx in /usr/sbin: on root's PATH, not on a user's.
+NGINX_OFF_PATH = (Path("/usr/sbin/nginx"),)
 
 TEMPLATE = """\
 {user_line}
@@ -135,3 +138,17 @@ def write_config(
         )
     )
     return conf
+
+
+def find_nginx() -> str | None:
+    """The nginx on PATH, else one installed off it; None when there is none."""
+    found = shutil.which("nginx")
+    if found:
+        return found
+    return next((str(path) for path in NGINX_OFF_PATH if os.access(path, os.X_OK)), None)
+
+
+def nginx_command(nginx: str, prefix: Path, conf: Path) -> list[str]:
+    """nginx in the foreground with everything under prefix; -e puts the startup error log there
+    too, so a non-root user never needs /var/log/nginx."""
+    return [nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf), "-g", "daemon off;"]

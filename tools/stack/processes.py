@@ -29,7 +29,6 @@ import contextlib
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tools.devstack.nginx import find_nginx, nginx_command
 
 from . import compose, services
 from .listserver import ListServer
@@ -320,7 +321,7 @@ class LocalStack:
 
     # -- nginx --
     def _start_nginx(self) -> None:
-        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        nginx = find_nginx()
         if nginx is None:
             raise RuntimeError("nginx is not installed")
         svc = self.model["services"]["load-balancer"]
@@ -342,17 +343,7 @@ class LocalStack:
         (prefix / "nginx.conf").write_text(conf)
         self._spawn(
             "load-balancer",
-            [
-                nginx,
-                "-p",
-                str(prefix),
-                "-e",
-                str(prefix / "error.log"),
-                "-c",
-                str(prefix / "nginx.conf"),
-                "-g",
-                "daemon off;",
-            ],
+            nginx_command(nginx, prefix, prefix / "nginx.conf"),
             env={"PATH": os.environ.get("PATH", "")},
         )
         host = self.addresses["load-balancer"]
