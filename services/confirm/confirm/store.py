@@ -44,13 +44,21 @@ def _payment(row: asyncpg.Record) -> Payment:
 
 
 async def insert_payment(
-    conn: asyncpg.Connection, payment_id: str, terms: Terms, traceparent: str | None
+    conn: asyncpg.Connection,
+    payment_id: str,
+    terms: Terms,
+    traceparent: str | None,
+    lease: tuple[str, float] | None = None,
 ) -> Payment | None:
-    """Create the payment; None when the customer already has one with that transaction id."""
+    """Create the payment, leased to (owner, seconds) when given: a request that creates a
+    payment to work on it at once needs no second statement to take its lease. None when the
+    customer already has a payment with that transaction id."""
+    owner, lease_s = lease if lease is not None else (None, 0.0)
     row = await conn.fetchrow(
         f"""INSERT INTO payments (payment_id, transaction_id, customer_id, amount_minor, currency,
-                                  from_account, to_account, traceparent)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                  from_account, to_account, traceparent, lease_owner, lease_until)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text,
+                    CASE WHEN $9::text IS NULL THEN NULL ELSE now() + make_interval(secs => $10) END)
             ON CONFLICT (customer_id, transaction_id) DO NOTHING
             RETURNING {_COLUMNS}""",
         payment_id,
@@ -61,6 +69,8 @@ async def insert_payment(
         terms.from_account,
         terms.to_account,
         traceparent,
+        owner,
+        lease_s,
     )
     return _payment(row) if row else None
 
@@ -130,9 +140,13 @@ async def transition(
     payment_id: str,
     expected: State,
     target: State,
+    *,
+    release_lease_of: str | None = None,
     **fields: Any,
 ) -> Payment | None:
-    """Compare-and-set the state; None if the payment was no longer in `expected`."""
+    """Compare-and-set the state; None if the payment was no longer in `expected`. With
+    `release_lease_of`, the lease is released in the same statement if that owner holds it
+    (a payment's last state change needs no statement of its own to let it go)."""
     allowed = {
         "risk_decision",
         "risk_score",
@@ -150,6 +164,11 @@ async def transition(
     for name, value in fields.items():
         values.append(json.dumps(value) if name == "risk_reasons" else value)
         sets.append(f"{name} = ${len(values)}")
+    if release_lease_of is not None:
+        values.append(release_lease_of)
+        mine = f"lease_owner = ${len(values)}"
+        sets.append(f"lease_until = CASE WHEN {mine} THEN NULL ELSE lease_until END")
+        sets.append(f"lease_owner = CASE WHEN {mine} THEN NULL ELSE lease_owner END")
     if target is State.COMPLETED:
         sets.append("completed_at = now()")
         sets.append("confirmed_at = COALESCE(confirmed_at, now())")

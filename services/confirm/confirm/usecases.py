@@ -10,6 +10,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,8 +83,9 @@ Answer = tuple[int, dict[str, Any]]
 
 
 # ---- creating --------------------------------------------------------------------------
-async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
-    """The payment for (customer, transaction id): created, or the stored one if the terms match."""
+async def create_payment(deps: Deps, terms: Terms, lease_owner: str | None = None) -> tuple[Payment, bool]:
+    """The payment for (customer, transaction id): created (leased to `lease_owner` when
+    given), or the stored one if the terms match."""
     async with deps.pool.acquire() as conn:
         existing = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
     if existing is not None:
@@ -91,7 +93,8 @@ async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
         return existing, False
     await _check_accounts(deps, terms)
     async with deps.pool.acquire() as conn, conn.transaction():
-        created = await store.insert_payment(conn, new_payment_id(), terms, current_traceparent())
+        lease = (lease_owner, deps.limits.lease_s) if lease_owner is not None else None
+        created = await store.insert_payment(conn, new_payment_id(), terms, current_traceparent(), lease)
         if created is not None:
             await emit_state_change(conn, created, None)
     if created is not None:
@@ -139,10 +142,11 @@ async def _check_accounts(deps: Deps, terms: Terms) -> None:
 
 # ---- confirming ------------------------------------------------------------------------
 async def confirm_payment(deps: Deps, terms: Terms, otp: str | None) -> Answer:
-    payment, _ = await create_payment(deps, terms)
+    owner = secrets.token_hex(8)
+    payment, created = await create_payment(deps, terms, lease_owner=owner)
     if payment.state in TERMINAL:
         return _final_answer(payment)
-    async with _leased(deps, payment.payment_id) as leased:
+    async with _leased(deps, payment.payment_id, owner, taken=payment if created else None) as leased:
         return await _advance(deps, leased, otp)
 
 
@@ -367,13 +371,17 @@ async def settle(
             return payment
         failpoint("after_bank")
         bank_status = transfer.status
-        async with deps.pool.acquire() as conn:
-            await store.set_bank_status(conn, payment.payment_id, transfer.status, transfer.reference_number)
+        # Recorded with the final state change (or, when that cannot follow, on its own): a
+        # crash before either leaves PROCESSING, which the resolver settles by asking the bank.
+        bank = {"bank_status": transfer.status}
+        if transfer.reference_number is not None:
+            bank["bank_reference"] = transfer.reference_number
         failure = (
             transfer.error_code or "BANK_REJECTED",
             transfer.message or "The bank rejected the transfer",
         )
     else:
+        bank = {}
         failure = (
             payment.failure_code or "BANK_REJECTED",
             payment.failure_detail or "The bank rejected the transfer",
@@ -387,15 +395,25 @@ async def settle(
                 # The bank paid and our hold is gone: a break only an operator can mend
                 # (reconciliation reports it as MISSING_IN_LEDGER). Loud, and never retried blindly.
                 log.error("bank paid %s but the hold is %s", payment.payment_id, gone.code)
-                return payment
-            return await _move(deps, payment, State.COMPLETED)
+                return await _record_bank(deps, payment, bank)
+            return await _move(deps, payment, State.COMPLETED, **bank)
         if bank_status == "REJECTED":
             await deps.account.release(payment.payment_id)
             return await _move(
-                deps, payment, State.FAILED, failure_code=failure[0], failure_detail=failure[1]
+                deps, payment, State.FAILED, failure_code=failure[0], failure_detail=failure[1], **bank
             )
     except ServiceCallError as exc:
         log.warning("ledger not updated yet for %s: %s", payment.payment_id, exc)
+    return await _record_bank(deps, payment, bank)
+
+
+async def _record_bank(deps: Deps, payment: Payment, bank: dict[str, str]) -> Payment:
+    """The bank's answer, kept while the payment stays PROCESSING for the resolver."""
+    if bank:
+        async with deps.pool.acquire() as conn:
+            await store.set_bank_status(
+                conn, payment.payment_id, bank["bank_status"], bank.get("bank_reference")
+            )
     return payment
 
 
@@ -497,27 +515,53 @@ async def _move(deps: Deps, payment: Payment, target: State, *then: State, **fie
     """Move to `target` (and on through `then`, which nothing happens between) in one
     transaction, each state change with its own history row and outbox event."""
     moved = payment
+    steps = (target, *then)
+    lease = _HELD.get()
+    if lease is not None and (lease.payment_id != payment.payment_id or steps[-1] not in TERMINAL):
+        lease = None  # only a final state lets the lease go: nothing is left to do
     async with deps.pool.acquire() as conn, conn.transaction():
-        for step in (target, *then):
+        for step in steps:
             previous = moved.state
-            after = await store.transition(conn, moved.payment_id, previous, step, **fields)
+            release = lease.owner if lease is not None and step is steps[-1] else None
+            after = await store.transition(
+                conn, moved.payment_id, previous, step, release_lease_of=release, **fields
+            )
             if after is None:
                 raise RuntimeError(f"payment {moved.payment_id} left {previous} while we held its lease")
             await emit_state_change(conn, after, previous)
             moved = after
-    for step in (target, *then):
+    if lease is not None:
+        lease.released = True
+    for step in steps:
         PAYMENTS.labels(step.value).inc()
     return moved
 
 
+@dataclass
+class _Lease:
+    payment_id: str
+    owner: str
+    released: bool = False
+
+
+# The lease this task holds, so that a payment's move to a final state releases it in the
+# same statement instead of one more round trip when the work is done.
+_HELD: ContextVar[_Lease | None] = ContextVar("confirm_held_lease", default=None)
+
+
 @asynccontextmanager
-async def _leased(deps: Deps, payment_id: str) -> AsyncIterator[Payment]:
-    """The payment's lease, owned by this call: renewed while the work goes on (a slow bank
-    must not let another worker in), released only by its owner."""
-    owner = secrets.token_hex(8)
+async def _leased(
+    deps: Deps, payment_id: str, owner: str | None = None, *, taken: Payment | None = None
+) -> AsyncIterator[Payment]:
+    """The payment's lease, owned by this call (`taken`: the payment this call created with
+    its lease already taken by `owner`): renewed while the work goes on (a slow bank must not
+    let another worker in), released only by its owner."""
+    owner = owner or secrets.token_hex(8)
     lease_s = deps.limits.lease_s
-    async with deps.pool.acquire() as conn:
-        payment = await store.take_lease(conn, payment_id, owner, lease_s)
+    payment = taken
+    if payment is None:
+        async with deps.pool.acquire() as conn:
+            payment = await store.take_lease(conn, payment_id, owner, lease_s)
     if payment is None:
         raise ProblemError(
             409,
@@ -525,25 +569,32 @@ async def _leased(deps: Deps, payment_id: str) -> AsyncIterator[Payment]:
             "This payment is being processed by another request",
             headers={"Retry-After": "1"},
         )
-    renewer = asyncio.create_task(_renew(deps, payment_id, owner, lease_s))
+    lease = _Lease(payment_id, owner)
+    held = _HELD.set(lease)
+    renewer = asyncio.create_task(_renew(deps, lease, lease_s))
     try:
         yield payment
     finally:
+        _HELD.reset(held)
         renewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewer
-        async with deps.pool.acquire() as conn:
-            await store.release_lease(conn, payment_id, owner)
+        if not lease.released:
+            async with deps.pool.acquire() as conn:
+                await store.release_lease(conn, payment_id, owner)
 
 
-async def _renew(deps: Deps, payment_id: str, owner: str, lease_s: float) -> None:
+async def _renew(deps: Deps, lease: _Lease, lease_s: float) -> None:
+    payment_id = lease.payment_id
     while True:
         await asyncio.sleep(lease_s / 3)
         try:
             async with deps.pool.acquire() as conn:
-                if not await store.renew_lease(conn, payment_id, owner, lease_s):
-                    log.error("lease on %s was lost while working on it", payment_id)
-                    return
+                renewed = await store.renew_lease(conn, payment_id, lease.owner, lease_s)
+            if not renewed and not lease.released:
+                log.error("lease on %s was lost while working on it", payment_id)
+            if not renewed:
+                return
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("could not renew the lease on %s: %s", payment_id, exc)
 

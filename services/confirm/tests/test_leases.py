@@ -46,3 +46,33 @@ async def test_a_lease_is_renewed_while_the_work_takes_longer_than_the_lease(wor
         assert await store.take_lease(conn, payment_id, "intruder", 30) is None
     async with world.confirm_db.acquire() as conn:
         assert await store.take_lease(conn, payment_id, "next", 30) is not None
+
+
+async def test_a_payment_ends_with_its_lease_let_go_and_the_banks_word_recorded(world: World) -> None:
+    for key, fault in (("done", None), ("declined", "decline")):
+        if fault is not None:
+            await world.bank.post("/admin/faults", json={"mode": fault, "count": 1})
+        answer = await world.confirm.post(
+            "/payment/confirm", json=payment(transaction_id=f"txn_{key}"), headers=headers(key)
+        )
+        payment_id = answer.json()["payment_id"]
+        async with world.confirm_db.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT state, lease_owner, lease_until, bank_status, bank_reference FROM payments"
+                " WHERE payment_id = $1",
+                payment_id,
+            )
+            changes = await conn.fetchval(
+                "SELECT count(*) FROM payment_history WHERE payment_id = $1", payment_id
+            )
+            events = await conn.fetchval("SELECT count(*) FROM outbox WHERE event_key = $1", payment_id)
+        assert (row["lease_owner"], row["lease_until"]) == (None, None), key
+        assert row["state"] == ("COMPLETED" if fault is None else "FAILED")
+        assert row["bank_status"] == ("COMPLETED" if fault is None else "REJECTED")
+        if fault is None:
+            assert row["bank_reference"], "the bank's reference is kept with the payment"
+        # REQUIRES_CONFIRMATION, FUNDS_HELD, PROCESSING, and the final state: one event each.
+        assert changes == events == 4, key
+        # Another request may work on it at once (nothing holds it for the lease's 30 s).
+        async with world.confirm_db.acquire() as conn:
+            assert await store.take_lease(conn, payment_id, "next", 30) is not None
