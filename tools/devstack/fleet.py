@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from tools.devstack.groups import stop_groups
 from tools.devstack.nginx import find_nginx, nginx_command, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -325,17 +326,7 @@ class Fleet:
     # ---- stop --------------------------------------------------------------------------
     def stop(self) -> None:
         """Stop every process (nginx and gateways first), then Redis and Postgres."""
-        for label in reversed(list(self._processes)):
-            process = self._processes[label]
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for label, process in self._processes.items():
-            try:
-                process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            del label
+        stop_groups(reversed(list(self._processes.values())), STOP_TIMEOUT_S)
         self._processes.clear()
         for stopper in reversed(self._stoppers):
             stopper.stop()  # type: ignore[attr-defined]

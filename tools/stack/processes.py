@@ -29,7 +29,6 @@ import contextlib
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from tools.devstack.groups import stop_groups
 from tools.devstack.nginx import find_nginx, nginx_command
 
 from . import compose, services
@@ -369,14 +369,7 @@ class LocalStack:
 
     # ---- what `docker compose stop/up` does to one container ---------------------------
     def stop_service(self, name: str) -> None:
-        process = self._processes.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_groups([self._processes.pop(name)], STOP_TIMEOUT_S)
 
     def recreate_service(self, name: str, address: str) -> None:
         """Start `name` again at a new address, as a recreated container gets one; the DNS
@@ -429,18 +422,7 @@ class LocalStack:
         return dict(self._processes)
 
     def stop(self) -> None:
-        for name in reversed(list(self._processes)):
-            process = self._processes[name]
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        for process in self._processes.values():
-            try:
-                process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_groups(reversed(list(self._processes.values())), STOP_TIMEOUT_S)
         self._processes.clear()
         for cleanup in reversed(self._cleanups):
             cleanup()
