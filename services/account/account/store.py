@@ -44,13 +44,23 @@ async def list_customers(conn: Conn, after: str, limit: int) -> list[asyncpg.Rec
     return rows
 
 
+_ACCOUNT_COLUMNS = """account_number, customer_id, currency::text AS currency, account_type, status,
+    balance_minor, held_minor, balance_minor - held_minor AS available_minor, created_at"""
+
+
 async def get_account(conn: Conn, account_number: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT account_number, customer_id, currency::text AS currency, account_type, status,
-                  balance_minor, held_minor, balance_minor - held_minor AS available_minor, created_at
-             FROM accounts WHERE account_number = $1""",
-        account_number,
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_number = $1", account_number
     )
+
+
+async def get_accounts(conn: Conn, account_numbers: Sequence[str]) -> dict[str, asyncpg.Record]:
+    """Several accounts in one round trip, by number; a missing one is absent."""
+    rows = await conn.fetch(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_number = ANY($1::text[])",
+        list(account_numbers),
+    )
+    return {row["account_number"]: row for row in rows}
 
 
 async def payment_parties(
@@ -109,17 +119,26 @@ async def insert_entry(
 ) -> str:
     """One journal entry and its postings. The posting trigger moves the cached balances;
     the deferred trigger refuses the commit if the entry does not balance."""
+    # One statement: the entry and its postings (each moving its account's balance) go in
+    # together, and the postings' foreign key sees the entry inserted beside it.
     new_id: str = await conn.fetchval(
-        """INSERT INTO journal_entries (entry_id, kind, reference, description)
-           VALUES (COALESCE($1, gen_random_uuid()::text), $2, $3, $4) RETURNING entry_id""",
+        """WITH entry AS (
+               INSERT INTO journal_entries (entry_id, kind, reference, description)
+               VALUES (COALESCE($1, gen_random_uuid()::text), $2, $3, $4) RETURNING entry_id),
+           legs AS (
+               INSERT INTO postings (entry_id, account_number, amount_minor, currency)
+               SELECT entry.entry_id, leg.account_number, leg.amount_minor, $7
+                 FROM entry, unnest($5::text[], $6::bigint[]) WITH ORDINALITY
+                      AS leg (account_number, amount_minor, n)
+                ORDER BY leg.n)
+           SELECT entry_id FROM entry""",
         entry_id,
         kind,
         reference,
         description,
-    )
-    await conn.executemany(
-        "INSERT INTO postings (entry_id, account_number, amount_minor, currency) VALUES ($1, $2, $3, $4)",
-        [(new_id, account, amount, currency) for account, amount in legs],
+        [account for account, _ in legs],
+        [amount for _, amount in legs],
+        currency,
     )
     return new_id
 
@@ -157,6 +176,21 @@ async def insert_account(conn: Conn, account_number: str, customer_id: str, curr
 
 
 # --- Holds ------------------------------------------------------------------------------
+
+
+async def clock_and_locked_hold(conn: Conn, hold_id: str) -> tuple[datetime, Hold | None]:
+    """The database's clock (the transaction's start) and the hold, locked for the rest of the
+    transaction, in one round trip: every hold use case starts with both."""
+    row = await conn.fetchrow(
+        f"""SELECT now() AS clock, h.* FROM (SELECT 1) AS one
+              LEFT JOIN LATERAL (SELECT {_HOLD_COLUMNS} FROM holds WHERE hold_id = $1 FOR UPDATE) AS h
+                ON true""",
+        hold_id,
+    )
+    clock: datetime = row["clock"]
+    if row["hold_id"] is None:
+        return clock, None
+    return clock, _hold({key: value for key, value in row.items() if key != "clock"})
 
 
 async def get_hold(conn: Conn, hold_id: str, *, for_update: bool = False) -> Hold | None:

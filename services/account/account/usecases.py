@@ -131,9 +131,8 @@ async def place_hold(pool: asyncpg.Pool, request: HoldRequest, now: datetime | N
     Placing it again replays it; a retry may lengthen a pending hold, never shorten it; a hold
     whose time ran out (or that was released) is refused, never replayed as held."""
     async with pool.acquire() as conn, conn.transaction():
-        at = await _now(conn, now)
+        at, existing = await _clock_and_hold(conn, request.hold_id, now)
         expires_at = domain.hold_expiry(at, request.expires_in_s)
-        existing = await store.get_hold(conn, request.hold_id, for_update=True)
         if existing is not None:
             replayed = await _replay(conn, existing, request, at, expires_at)
         else:
@@ -179,8 +178,8 @@ async def extend_hold(
     """Lengthen a pending hold (never shorten it): a payment that waited on its customer with
     a short hold gets the bank's long window once it is on its way to the bank."""
     async with pool.acquire() as conn, conn.transaction():
-        at = await _now(conn, now)
-        hold = await _locked_hold(conn, hold_id)
+        at, found = await _clock_and_hold(conn, hold_id, now)
+        hold = _found(found)
         if hold.status == PENDING and hold.expires_at <= at:
             await store.lock_accounts(conn, [hold.account_number])
             hold = await _expire(conn, hold, at)
@@ -192,10 +191,10 @@ async def extend_hold(
 
 
 async def _check_hold_accounts(conn: store.Conn, request: HoldRequest) -> None:
-    payer = await store.get_account(conn, request.account_number)
+    found = await store.get_accounts(conn, [request.account_number, request.to_account])
+    payer, payee = found.get(request.account_number), found.get(request.to_account)
     if payer is None or payer["account_type"] == "SYSTEM":
         raise ProblemError(404, "ACCOUNT_NOT_FOUND", "The account to hold funds on does not exist")
-    payee = await store.get_account(conn, request.to_account)
     if payee is None:
         raise ProblemError(404, "ACCOUNT_NOT_FOUND", "The payee account does not exist")
     if request.to_account == request.account_number:
@@ -220,8 +219,8 @@ async def capture_hold(
 ) -> HoldResult:
     """Post the hold (or part of it, releasing the rest). The first outcome is final."""
     async with pool.acquire() as conn, conn.transaction():
-        at = await _now(conn, now)
-        hold = await _locked_hold(conn, hold_id)
+        at, found = await _clock_and_hold(conn, hold_id, now)
+        hold = _found(found)
         if hold.status == POSTED:
             return HoldResult(hold, fresh=False)
         if hold.status != PENDING:
@@ -257,8 +256,8 @@ async def capture_hold(
 async def release_hold(pool: asyncpg.Pool, hold_id: str, now: datetime | None = None) -> HoldResult:
     """Void a pending hold. Releasing a hold that no longer holds money changes nothing."""
     async with pool.acquire() as conn, conn.transaction():
-        at = await _now(conn, now)
-        hold = await _locked_hold(conn, hold_id)
+        at, found = await _clock_and_hold(conn, hold_id, now)
+        hold = _found(found)
         if hold.status == POSTED:
             raise _already_resolved(hold)
         if hold.status != PENDING:
@@ -283,8 +282,15 @@ async def expire_holds(pool: asyncpg.Pool, now: datetime | None = None, batch_si
     return len(holds)
 
 
-async def _locked_hold(conn: store.Conn, hold_id: str) -> Hold:
-    hold = await store.get_hold(conn, hold_id, for_update=True)
+async def _clock_and_hold(
+    conn: store.Conn, hold_id: str, now: datetime | None
+) -> tuple[datetime, Hold | None]:
+    """The database's clock (see `_now`) and the hold, locked: one round trip."""
+    clock, hold = await store.clock_and_locked_hold(conn, hold_id)
+    return now or clock, hold
+
+
+def _found(hold: Hold | None) -> Hold:
     if hold is None:
         raise ProblemError(404, "HOLD_NOT_FOUND", "No hold with this id")
     return hold
