@@ -2,9 +2,10 @@
 
 Built once per load (normalised tokens of every primary name and alias, the vocabulary of
 distinct tokens, an inverted index token -> names, and a phonetic index sound key -> tokens).
-Blocking: a search compares the query's few tokens with the whole vocabulary in C
-(rapidfuzz) and looks up their sound keys, and scores only the names that share a similar
-or same-sounding token, so one screening over ~20k names takes a few milliseconds.
+Blocking: a search compares the query's few tokens with the vocabulary tokens of the lengths
+that can be similar (a length index), in C (rapidfuzz), looks up their sound keys, and scores
+only the names that share a similar or same-sounding token, so one screening over ~20k names
+takes a few milliseconds.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from .common_names import COMMON_NAME_PARTS
 from .countries import country_key
 from .names import (
     BETTER_SIDE_WEIGHT,
+    SINGLE_TOKEN_SIDE_WEIGHT,
     TOKEN_SIMILARITY_MIN,
+    lengths_can_match,
     name_score,
     phonetic_key,
     reorder_individual,
@@ -82,6 +85,26 @@ def _score_bound(
 
 
 @dataclass(frozen=True, slots=True)
+class _Floors:
+    """The name score a candidate needs: lower for the entities in `lifted`."""
+
+    default: float
+    lifted: frozenset[int]
+    lifted_min: float | None
+
+    @property
+    def lowest(self) -> float:
+        if self.lifted and self.lifted_min is not None:
+            return min(self.default, self.lifted_min)
+        return self.default
+
+    def of(self, entity_index: int) -> float:
+        if self.lifted_min is not None and entity_index in self.lifted:
+            return self.lifted_min
+        return self.default
+
+
+@dataclass(frozen=True, slots=True)
 class Filters:
     countries: frozenset[str] = frozenset()  # country keys
     entity_types: frozenset[str] = frozenset()
@@ -125,7 +148,12 @@ class ScreeningIndex:
     _postings: dict[str, list[tuple[int, int]]] = field(init=False, default_factory=dict)
     _countries: list[frozenset[str]] = field(init=False, default_factory=list)
     _similar_cache: dict[str, dict[str, float]] = field(init=False, default_factory=dict)
+    _neighbours: dict[str, dict[str, float]] = field(init=False, default_factory=dict)
     _sounds: dict[str, list[str]] = field(init=False, default_factory=dict)
+    _by_length: dict[int, list[str]] = field(init=False, default_factory=dict)
+    _names_of: dict[str, list[int]] = field(init=False, default_factory=dict)
+    _by_birth_year: dict[int, set[int]] = field(init=False, default_factory=dict)
+    _by_id_number: dict[str, set[int]] = field(init=False, default_factory=dict)
     _all_countries: list[frozenset[str]] = field(init=False, default_factory=list)
     _common: frozenset[str] = field(init=False, default_factory=frozenset)
     _frequent: frozenset[str] = field(init=False, default_factory=frozenset)
@@ -134,6 +162,10 @@ class ScreeningIndex:
     def __post_init__(self) -> None:
         postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for e_index, entity in enumerate(self.entities):
+            for birth in entity.identity.birth_dates:
+                self._by_birth_year.setdefault(birth.year, set()).add(e_index)
+            for number in entity.identity.id_numbers:
+                self._by_id_number.setdefault(number, set()).add(e_index)
             self._position[(entity.source, entity.entity_id)] = e_index
             self._countries.append(frozenset(country_key(c) for c in entity.countries))
             self._all_countries.append(frozenset(country_key(c) for c in entity.all_countries))
@@ -156,16 +188,24 @@ class ScreeningIndex:
                 for position, token in enumerate(toks):
                     postings[token].append((n_index, position))
         self._postings = dict(postings)
+        self._names_of = {t: sorted({n for n, _ in posts}) for t, posts in self._postings.items()}
         self.vocabulary = list(self._postings)
         sounds: dict[str, list[str]] = defaultdict(list)
         for token in self.vocabulary:
             sounds[phonetic_key(token)].append(token)
         self._sounds = dict(sounds)
+        by_length: dict[int, list[str]] = defaultdict(list)
+        for token in self.vocabulary:
+            by_length[len(token)].append(token)
+        self._by_length = dict(by_length)
         entities_of = {
             t: len({self.names[n].entity_index for n, _ in posts}) for t, posts in self._postings.items()
         }
         frequent = {t for t, count in entities_of.items() if count >= COMMON_TOKEN_ENTITIES_MIN}
         self._frequent = frozenset(frequent)
+        # The list's frequent tokens (Muhammad, Ahmed, Trading) are in most screened names:
+        # their neighbourhoods are part of the index, so no screening scans for them.
+        self._neighbours = {t: self._scan(t) for t in sorted(frequent)}
         self._common = COMMON_NAME_PARTS | frequent
 
     def countries_of_entity(self, entity: Entity) -> frozenset[str]:
@@ -180,6 +220,14 @@ class ScreeningIndex:
             return any(t not in self._common for t in name_tokens)
         return len(name_tokens) >= ORG_WORDS_DISTINCTIVE or any(t not in self._frequent for t in name_tokens)
 
+    def identified_by(self, birth_year: int | None, id_numbers: frozenset[str]) -> frozenset[int]:
+        """Positions of the entities born in `birth_year` or holding one of `id_numbers`:
+        the only ones an agreeing identifier can lift into the bands."""
+        found: set[int] = set(self._by_birth_year.get(birth_year, ())) if birth_year else set()
+        for number in id_numbers:
+            found.update(self._by_id_number.get(number, ()))
+        return frozenset(found)
+
     @property
     def entity_count(self) -> int:
         return len(self.entities)
@@ -188,25 +236,36 @@ class ScreeningIndex:
         return frozenset(e.entity_id for e in self.entities)
 
     def search(
-        self, query: str, *, limit: int, min_score: float, filters: Filters | None = None
+        self,
+        query: str,
+        *,
+        limit: int,
+        min_score: float,
+        filters: Filters | None = None,
+        lifted: frozenset[int] = frozenset(),
+        lifted_min_score: float | None = None,
     ) -> list[Match]:
-        """The best-scoring entities for `query` (best name of each), best first."""
+        """The best-scoring entities for `query` (best name of each), best first. The
+        entities at positions `lifted` need only `lifted_min_score` (an identifier of theirs
+        agrees with the query's and lifts the score)."""
         query_tokens = tokens(query)
         if not query_tokens or limit <= 0:
             return []
         similar = [self._similar_tokens(q) for q in query_tokens]
         weights = [len(t) for t in query_tokens]
         total = sum(weights)
+        floors = _Floors(min_score, lifted, lifted_min_score)
         best: dict[int, Match] = {}
-        for n_index in self._candidates(similar, weights, min_score):
+        for n_index in self._candidates(similar, weights, floors):
             name = self.names[n_index]
+            floor = floors.of(name.entity_index)
             pairs = {
                 (i, j): s
                 for j, token in enumerate(name.tokens)
                 for i, sims in enumerate(similar)
                 if (s := sims.get(token, 0.0)) > 0
             }
-            if _score_bound(pairs, weights, total, name) < min_score:
+            if _score_bound(pairs, weights, total, name) < floor:
                 continue
             if filters is not None and not self._passes(name.entity_index, filters):
                 continue
@@ -215,7 +274,7 @@ class ScreeningIndex:
             if short:
                 score = round(score * SHORT_FORM_FACTOR, 4)
             current = best.get(name.entity_index)
-            if score >= min_score and (current is None or score > current.score):
+            if score >= floor and (current is None or score > current.score):
                 entity = self.entities[name.entity_index]
                 exact = not short and score >= 1.0 and len(name.tokens) == len(query_tokens)
                 # What makes a person's name distinctive must be in what matched: "Diego
@@ -231,45 +290,87 @@ class ScreeningIndex:
         ranked = sorted(best.values(), key=lambda m: (-m.score, m.entity.entity_id))
         return ranked[:limit]
 
-    def _candidates(self, similar: list[dict[str, float]], weights: list[int], min_score: float) -> set[int]:
-        """Names that can reach `min_score`. Even with the listed name fully covered, the
-        score stays below min_score unless the query's covered share reaches `needed`; so a
+    def _candidates(self, similar: list[dict[str, float]], weights: list[int], floors: _Floors) -> list[int]:
+        """Names that can reach their floor. Even with the listed name fully covered, the
+        score stays below the floor unless the query's covered share reaches `needed`; so a
         name must share a token with the rarest query tokens whose weight exceeds the rest
-        (prefix filtering): names sharing only a common word ("al") are never visited."""
+        (prefix filtering): names sharing only a common word ("al") are never visited. Of
+        those, a name whose shared query tokens cannot cover that share is dropped before
+        any pairing ("Ali" alone in "Narges Ali Mohammadi"): most candidates of a query made
+        of common names share one of them only."""
         total = sum(weights)
-        needed = (min_score - BETTER_SIDE_WEIGHT) / (1 - BETTER_SIDE_WEIGHT) * total
-        fanout = [sum(len(self._postings[t]) for t in sims) for sims in similar]
+        needed = (floors.lowest - BETTER_SIDE_WEIGHT) / (1 - BETTER_SIDE_WEIGHT) * total
+        hit_by: list[set[int]] = []
+        for sims in similar:
+            names: set[int] = set()
+            for token in sims:
+                names.update(self._names_of[token])
+            hit_by.append(names)
         rest = total
         candidates: set[int] = set()
-        for i in sorted(range(len(similar)), key=lambda k: fanout[k]):
+        for i in sorted(range(len(similar)), key=lambda k: len(hit_by[k])):
             if rest < needed:
                 break
             rest -= weights[i]
-            for token in similar[i]:
-                candidates.update(n_index for n_index, _ in self._postings[token])
-        return candidates
+            candidates |= hit_by[i]
+        # Names sharing two or more query tokens: weighed one by one (set algebra in C
+        # finds them). A name sharing one token only is kept by that token's weight alone.
+        multi: set[int] = set()
+        for i in range(len(hit_by)):
+            for k in range(i + 1, len(hit_by)):
+                multi |= hit_by[i] & hit_by[k]
+        multi &= candidates
+
+        def shared_share(n_index: int) -> float:
+            return sum(w for w, names in zip(weights, hit_by, strict=True) if n_index in names) / total
+
+        multi_weight = 1 - BETTER_SIDE_WEIGHT
+        kept = [
+            n
+            for n in multi
+            if BETTER_SIDE_WEIGHT + multi_weight * shared_share(n) >= floors.of(self.names[n].entity_index)
+        ]
+        for weight, names in zip(weights, hit_by, strict=True):
+            bound = SINGLE_TOKEN_SIDE_WEIGHT + (1 - SINGLE_TOKEN_SIDE_WEIGHT) * weight / total
+            if bound < floors.lowest:
+                continue
+            single = (names & candidates) - multi
+            if bound >= floors.default:
+                kept.extend(single)
+            else:
+                kept.extend(n for n in single if bound >= floors.of(self.names[n].entity_index))
+        return sorted(kept)  # names in index order: on a tie, an entity shows its primary name
 
     def _similar_tokens(self, token: str) -> dict[str, float]:
         """Vocabulary tokens similar to `token`, memoised: the same customers are screened
         on every payment, so their tokens come back again and again."""
-        cached = self._similar_cache.get(token)
+        cached = self._neighbours.get(token) or self._similar_cache.get(token)
         if cached is not None:
             return cached
-        hits = process.extract(
-            token,
-            self.vocabulary,
-            scorer=JaroWinkler.normalized_similarity,
-            score_cutoff=TOKEN_SIMILARITY_MIN,
-            limit=None,
-        )
-        similar = {t: s for t, _, _ in hits if (s := token_similarity(token, t)) > 0}
+        similar = self._scan(token)
+        if len(self._similar_cache) >= SIMILAR_CACHE_ENTRIES_MAX:
+            self._similar_cache.clear()
+        self._similar_cache[token] = similar
+        return similar
+
+    def _scan(self, token: str) -> dict[str, float]:
+        similar: dict[str, float] = {}
+        # Only the lengths that can be similar by spelling: half the vocabulary or less.
+        for length, bucket in self._by_length.items():
+            if not lengths_can_match(len(token), length):
+                continue
+            hits = process.extract(
+                token,
+                bucket,
+                scorer=JaroWinkler.normalized_similarity,
+                score_cutoff=TOKEN_SIMILARITY_MIN,
+                limit=None,
+            )
+            similar.update((t, s) for t, _, _ in hits if (s := token_similarity(token, t)) > 0)
         # Same sound, other spelling (Mohammed/Muhammad, Umar/Omar): the phonetic block.
         for other in self._sounds.get(phonetic_key(token), ()):
             if other not in similar and (s := token_similarity(token, other)) > 0:
                 similar[other] = s
-        if len(self._similar_cache) >= SIMILAR_CACHE_ENTRIES_MAX:
-            self._similar_cache.clear()
-        self._similar_cache[token] = similar
         return similar
 
     def _passes(self, entity_index: int, filters: Filters) -> bool:

@@ -129,6 +129,28 @@ def token_similarity(a: str, b: str) -> float:
     return score if score >= TOKEN_SIMILARITY_MIN else 0.0
 
 
+# Jaro-Winkler's prefix bonus: at most 4 characters at 0.1 each.
+_JW_PREFIX_BONUS_MAX = 0.4
+
+
+def lengths_can_match(a: int, b: int) -> bool:
+    """Whether tokens of `a` and `b` letters can be similar by spelling in `token_similarity`
+    (sound-alike pairs are found by their keys instead). It lets the index skip whole length
+    buckets of its vocabulary without changing any result. Short: the edit similarity
+    1 - d/longer must reach the minimum, and d >= the length gap. Long: with r = shorter/longer,
+    Jaro <= (2 + r) / 3, Jaro-Winkler <= 0.6 + 0.4 * Jaro and edit <= r; their mean must reach
+    the minimum."""
+    short, long = min(a, b), max(a, b)
+    if short <= 0:
+        return False
+    if short <= SHORT_TOKEN_CHARS:
+        return long - short <= (1 - TOKEN_SIMILARITY_MIN) * long + 1e-9
+    ratio = short / long
+    jaro_max = (2 + ratio) / 3
+    jw_max = jaro_max + _JW_PREFIX_BONUS_MAX * (1 - jaro_max)
+    return (jw_max + ratio) / 2 >= TOKEN_SIMILARITY_MIN - 1e-9
+
+
 def name_score(
     query: tuple[str, ...], name: tuple[str, ...], pairs: dict[tuple[int, int], float] | None = None
 ) -> float:

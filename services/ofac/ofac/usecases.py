@@ -57,11 +57,22 @@ def check_sanctions(
 
 def screen(index: ScreeningIndex, policy: ScreeningPolicy, query: Query) -> list[Scored]:
     """Name candidates from the index, each scored with the identifiers both sides have. An
-    agreeing identifier can lift a weaker name into the bands, so the name search then looks
-    that much lower."""
-    lift = policy.weights.id_agrees if query.has_identifiers else 0.0
-    floor = max(0.0, policy.thresholds.review - lift)
-    matches = index.search(query.name, limit=policy.matches_max * 3, min_score=floor)
+    agreeing identifier can lift a weaker name into the bands, so for the entities that can
+    agree the name search looks that much lower."""
+    review = policy.thresholds.review
+    if query.has_identifiers:
+        # Only an entity born that year or holding one of the numbers can get the ID/DOB
+        # lift; any other gains at most an agreeing country.
+        birth_year = query.birth_date.year if query.birth_date else None
+        matches = index.search(
+            query.name,
+            limit=policy.matches_max * 3,
+            min_score=max(0.0, review - policy.weights.country_agrees),
+            lifted=index.identified_by(birth_year, query.id_numbers),
+            lifted_min_score=max(0.0, review - policy.weights.id_agrees),
+        )
+    else:
+        matches = index.search(query.name, limit=policy.matches_max * 3, min_score=review)
     scored = [
         Scored(
             m,

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ofac.names import name_score, normalize, reorder_individual, token_similarity, tokens
+from ofac.names import (
+    lengths_can_match,
+    name_score,
+    normalize,
+    phonetic_key,
+    reorder_individual,
+    token_similarity,
+    tokens,
+)
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=10)
 names = st.lists(words, min_size=1, max_size=5).map(tuple)
@@ -73,3 +81,20 @@ def test_a_name_matches_itself_in_any_order(a: tuple[str, ...]) -> None:
 @given(names, names)
 def test_score_is_symmetric(a: tuple[str, ...], b: tuple[str, ...]) -> None:
     assert name_score(a, b) == pytest.approx(name_score(b, a), abs=1e-3)
+
+
+@given(words, st.text(alphabet="abcdefghijklmnopqrstuvwxyz", max_size=5), st.integers(0, 3))
+def test_the_length_index_skips_no_token_similar_by_spelling(a: str, extra: str, cut: int) -> None:
+    """The index compares a token only with the vocabulary's lengths that can match; a pair
+    similar by spelling (sound-alike pairs are found by their keys) must never be skipped."""
+    for b in (a + extra, a[cut:] + extra, extra + a):
+        if token_similarity(a, b) > 0 and phonetic_key(a) != phonetic_key(b):
+            assert lengths_can_match(len(a), len(b))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("noriega", "norega"), ("abdulrahman", "abdelrahman"), ("dosen", "dossen")]
+)
+def test_the_length_index_keeps_misspellings(a: str, b: str) -> None:
+    assert token_similarity(a, b) > 0
+    assert lengths_can_match(len(a), len(b))
