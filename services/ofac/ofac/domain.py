@@ -120,7 +120,7 @@ def screenable(name: str | None) -> bool:
 def decide(scored: list[Scored], thresholds: Thresholds, *, blocked_customer: str | None) -> Decision:
     """Sanctioned on an internal-blocklist hit or a match in the BLOCK band; review when the
     best match is in the REVIEW band. Matches below the review threshold are not shown."""
-    ranked = sorted(scored, key=lambda s: (-s.evidence.score, s.match.entity.entity_id))
+    ranked = sorted(scored, key=lambda s: (-s.evidence.rank, s.match.entity.entity_id))
     views = [
         view(s.match, s.evidence, band, s.list_version)
         for s in ranked

@@ -82,6 +82,8 @@ class Evidence:
     rare_exact: bool
     country_agrees: bool
     distinctive: bool
+    # The score before it is capped at 1: ranks two exact names apart by what else agrees.
+    rank: float = 0.0
 
 
 def _clamp(value: float) -> float:
@@ -140,4 +142,5 @@ def evaluate(
         rare_exact=exact and rare,
         country_agrees=country_agrees,
         distinctive=distinctive,
+        rank=round(score, 4),
     )

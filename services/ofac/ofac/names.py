@@ -24,6 +24,10 @@ from rigour.text import metaphone
 _APOSTROPHES = re.compile(r"['`´’‘ʼʻ]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _ROMAN = frozenset({"i", "v", "x"})
+# "M/V IRAN SHAHR", "M.T. ADRIAN": a ship prefix, written as one stopword ("mv", "mt").
+_SHIP_PREFIX = re.compile(r"\bm\s*[/.]\s*([vt])\b\.?")
+# "Co." spelled out, so a half-abbreviated legal form ("Closed Joint-Stock Co.") is known.
+_CO = re.compile(r"\bco\b\.?")
 
 # Words that say nothing about who someone is: honorifics, titles, generational suffixes.
 STOPWORDS = frozenset(
@@ -82,15 +86,20 @@ def tokens(name: str) -> tuple[str, ...]:
     text = _APOSTROPHES.sub("", anyascii(name).lower())
     # Cyrillic and other romanisations write English/Spanish "j" as "dzh" (Джон -> Dzhon).
     text = text.replace("dzh", "j")
+    text = _CO.sub("company", _SHIP_PREFIX.sub(r"m\1", text))
+    written = set(_NON_ALNUM.split(text))
     text = replace_org_types_compare(text)
     raw = [t for t in _NON_ALNUM.split(text) if t]
+    # A word rigour wrote is the compare form of a legal form ("s. en c." -> "sc").
+    words = [t for t in raw if t not in DROPPED and t in written]
     # Numbers tell vessels apart ("RUNG RA 1" / "RUNG RA 2", "BICENTENARIO V"); other lone
     # letters are initials, which people write or not.
-    kept = [t for t in raw if t not in DROPPED and (len(t) > 1 or t.isdigit() or t in _ROMAN)]
+    kept = [t for t in words if len(t) > 1 or t.isdigit() or t in _ROMAN]
     if kept:
         return tuple(kept)
-    # A name made only of suffixes or initials ("A.B.", "CO") is still a name.
-    return tuple(raw)
+    # A name made only of initials ("J & E S. de R.L. de C.V.") is its initials; one made
+    # only of suffixes ("CO", "LTD") is still a name.
+    return tuple(words or raw)
 
 
 @lru_cache(maxsize=100_000)

@@ -90,7 +90,7 @@ def screen(index: ScreeningIndex, policy: ScreeningPolicy, query: Query) -> list
         )
         for m in matches
     ]
-    scored.sort(key=lambda s: (-s.evidence.score, s.match.entity.entity_id))
+    scored.sort(key=lambda s: (-s.evidence.rank, s.match.entity.entity_id))
     return scored[: policy.matches_max]
 
 

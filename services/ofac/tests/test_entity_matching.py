@@ -135,3 +135,25 @@ async def test_each_match_says_what_agreed_and_what_did_not(settings: OfacSettin
     assert set(match["agreed"]) == {"name", "date_of_birth", "entity_type"}
     assert match["disagreed"] == []  # the list gives 2676 no address country
     assert 0 < match["name_score"] <= match["score"] <= 1
+
+
+def test_an_agreeing_country_ranks_one_of_two_exactly_named_parties_first(full_index: ScreeningIndex) -> None:
+    """Several AL-AQSA FOUNDATIONs are listed (7637 without an address, 7644 in South Africa):
+    the exact name caps the score at 1, and the agreeing country must still rank 7644 first."""
+    result = screen(full_index, name="AL-AQSA FOUNDATION", country="South Africa", entity_type="entity")
+    assert top(result)["entity_id"] == "7644"
+    assert "country" in top(result)["agreed"]
+
+
+def test_a_ship_prefix_is_not_part_of_the_vessel_name(full_index: ScreeningIndex) -> None:
+    """The query "M/V Koti" is the vessel KOTI: "V" of the prefix is no roman numeral of the name."""
+    result = screen(full_index, name="M/V Koti", entity_type="vessel")
+    assert top(result)["entity_id"] == "23786"
+    assert top(result)["name_score"] == 1.0
+
+
+def test_an_organisation_word_order_with_its_legal_form_reaches_review(full_index: ScreeningIndex) -> None:
+    """The words "S. EN C." are a legal form (rigour's compare form "sc"): not a word the query must match."""
+    result = screen(full_index, name="CERTAIN SAAB", entity_type="entity")
+    assert top(result)["entity_id"] == "27251"
+    assert top(result)["name_score"] == 1.0

@@ -39,6 +39,27 @@ def test_normalize(raw: str, expected: str) -> None:
     assert normalize(raw) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Ship prefixes written with a slash: "V" is not a roman numeral of the vessel KOTI.
+        ("M/V Koti", "koti"),
+        ("M/T Adrian Darya 1", "adrian darya 1"),
+        # Legal forms rigour recognises have compare forms of their own ("sc", "srlcv",
+        # "ev"): they are legal forms, not part of the name.
+        ("SAAB CERTAIN & COMPANIA S. EN C.", "saab certain"),
+        ("AL-AQSA E.V.", "aqsa"),
+        # A name made only of initials and a legal form keeps its initials.
+        ("J & E S. DE R.L. DE C.V.", "j e"),
+        # A legal form half abbreviated is the same legal form.
+        ("MELLAT BANK CLOSED JOINT-STOCK Co.", "mellat bank"),
+        ("MELLAT BANK CLOSED JOINT-STOCK COMPANY", "mellat bank"),
+    ],
+)
+def test_prefixes_and_legal_forms_are_not_name_parts(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
 def test_reorder_individual() -> None:
     assert reorder_individual("NORIEGA, Manuel Antonio") == "Manuel Antonio NORIEGA"
     assert reorder_individual("ANGLO-CARIBBEAN CO., LTD., X") == "ANGLO-CARIBBEAN CO., LTD., X"
