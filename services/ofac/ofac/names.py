@@ -102,12 +102,28 @@ def tokens(name: str) -> tuple[str, ...]:
     return tuple(words or raw)
 
 
+# One sound, several romanisations (Arabic, Persian, Russian written the English, French or
+# German way): Khiti/Hity, Shihabi/Chihaby, Darwish/Darvich, Alwefaq/Alvefak, Djuddi/Juddi.
+_ROMANISATIONS = (
+    ("dzh", "j"), ("dj", "j"), ("tch", "sh"), ("ch", "sh"), ("kh", "h"), ("gh", "g"), ("q", "k"),
+    ("w", "v"), ("ph", "f"), ("ou", "u"), ("oo", "u"), ("ee", "i"), ("y", "i"),
+)  # fmt: skip
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+def romanisation_fold(token: str) -> str:
+    for written, sound in _ROMANISATIONS:
+        token = token.replace(written, sound)
+    return _DOUBLED.sub(r"\1", token)
+
+
 @lru_cache(maxsize=100_000)
 def phonetic_key(token: str) -> str:
-    """Metaphone, with any leading vowel written "A": Umar/Omar, Osama/Usama sound alike."""
+    """Metaphone of the token with its romanisation variants folded, any leading vowel
+    written "A": Umar/Omar, Osama/Usama, Khiti/Hity sound alike."""
     if token.isdigit():
         return token
-    key = metaphone(token)
+    key = metaphone(romanisation_fold(token))
     if key[:1] in ("A", "E", "I", "O", "U"):
         key = "A" + key[1:]
     return key

@@ -157,3 +157,17 @@ def test_an_organisation_word_order_with_its_legal_form_reaches_review(full_inde
     result = screen(full_index, name="CERTAIN SAAB", entity_type="entity")
     assert top(result)["entity_id"] == "27251"
     assert top(result)["name_score"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("query", "entity_id"),
+    [
+        ("Usamah Amin Al-Chihaby", "16433"),  # AL-SHIHABI: French "ch" for "sh"
+        ("Ахд Джадду", "22156"),  # JADDU', Ahd: Russian "kh" for Arabic "h"
+        ("Samir Sakhir Darvich", "22258"),  # DARWISH: "v" for "w", "ch" for "sh"
+    ],
+)
+def test_romanisation_variants_reach_review(full_index: ScreeningIndex, query: str, entity_id: str) -> None:
+    result = screen(full_index, name=query)
+    assert top(result)["entity_id"] == entity_id
+    assert result["review"] or result["is_sanctioned"]
