@@ -152,6 +152,7 @@ class ScreeningIndex:
     _sounds: dict[str, list[str]] = field(init=False, default_factory=dict)
     _by_length: dict[int, list[str]] = field(init=False, default_factory=dict)
     _names_of: dict[str, list[int]] = field(init=False, default_factory=dict)
+    _longest_share: list[float] = field(init=False, default_factory=list)
     _by_birth_year: dict[int, set[int]] = field(init=False, default_factory=dict)
     _by_id_number: dict[str, set[int]] = field(init=False, default_factory=dict)
     _all_countries: list[frozenset[str]] = field(init=False, default_factory=list)
@@ -188,6 +189,7 @@ class ScreeningIndex:
                 for position, token in enumerate(toks):
                     postings[token].append((n_index, position))
         self._postings = dict(postings)
+        self._longest_share = [max(len(t) for t in n.tokens) / n.chars for n in self.names]
         self._names_of = {t: sorted({n for n, _ in posts}) for t, posts in self._postings.items()}
         self.vocabulary = list(self._postings)
         sounds: dict[str, list[str]] = defaultdict(list)
@@ -331,14 +333,17 @@ class ScreeningIndex:
             if BETTER_SIDE_WEIGHT + multi_weight * shared_share(n) >= floors.of(self.names[n].entity_index)
         ]
         for weight, names in zip(weights, hit_by, strict=True):
-            bound = SINGLE_TOKEN_SIDE_WEIGHT + (1 - SINGLE_TOKEN_SIDE_WEIGHT) * weight / total
-            if bound < floors.lowest:
+            share = weight / total
+            if SINGLE_TOKEN_SIDE_WEIGHT + (1 - SINGLE_TOKEN_SIDE_WEIGHT) * share < floors.lowest:
                 continue
-            single = (names & candidates) - multi
-            if bound >= floors.default:
-                kept.extend(single)
-            else:
-                kept.extend(n for n in single if bound >= floors.of(self.names[n].entity_index))
+            # One query token pairs with one name token: the name's covered share is at most
+            # its longest token's ("Mukhammad" in "MUHAMMAD, Abd al-Rahman Ali").
+            for n_index in (names & candidates) - multi:
+                longest = self._longest_share[n_index]
+                high, low = max(share, longest), min(share, longest)
+                bound = SINGLE_TOKEN_SIDE_WEIGHT * high + (1 - SINGLE_TOKEN_SIDE_WEIGHT) * low
+                if bound >= floors.of(self.names[n_index].entity_index):
+                    kept.append(n_index)
         return sorted(kept)  # names in index order: on a tie, an entity shows its primary name
 
     def _similar_tokens(self, token: str) -> dict[str, float]:
