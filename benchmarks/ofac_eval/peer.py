@@ -50,6 +50,26 @@ def listed_props(row: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
+def query_props(q: dict[str, Any]) -> dict[str, list[str]]:
+    """The query's name and the identifiers it carries, in the listed rows' properties."""
+    ids = q.get("identifiers", {})
+    birth = ids.get("date_of_birth") or (str(ids["birth_year"]) if ids.get("birth_year") else None)
+    country = [ids["country"]] if ids.get("country") else []
+    numbers = ids.get("id_numbers", [])
+    return listed_props(
+        {
+            "name": q["name"],
+            "aliases": [],
+            "birth_dates": [birth] if birth else [],
+            "nationalities": country if q["schema_type"] == "individual" else [],
+            "countries": country,
+            "ids": numbers,
+            "imo": [ids["imo"]] if ids.get("imo") else [],
+            "type": q["schema_type"],
+        }
+    )
+
+
 def main() -> None:
     work, algo_name = Path(sys.argv[1]), sys.argv[2]
     rows = json.loads((work / "entities.json").read_text())
@@ -66,7 +86,11 @@ def main() -> None:
         scores = [(cid, algo.compare(query, entities[cid], config).score) for cid in q["candidates"]]
         elapsed = time.perf_counter() - started
         scores.sort(key=lambda s: -s[1])
-        out.append({"scores": scores[:10], "seconds": elapsed})
+        # The same candidates with the query's identifiers: its top-1 when two parties share a name.
+        with_ids = proxy("query", q["schema_type"], query_props(q))
+        scores_ids = [(cid, algo.compare(with_ids, entities[cid], config).score) for cid in q["candidates"]]
+        scores_ids.sort(key=lambda s: -s[1])
+        out.append({"scores": scores[:10], "scores_ids": scores_ids[:10], "seconds": elapsed})
     (work / f"peer-{algo_name}.json").write_text(json.dumps(out))
 
 
