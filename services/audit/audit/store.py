@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -22,28 +23,38 @@ async def lock_chain(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
 
 
-async def known_events(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
-    """Which of `event_ids` the log already holds."""
-    rows = await conn.fetch(
-        "SELECT event_id FROM audit_log WHERE event_id = ANY($1::text[])", list(event_ids)
-    )
-    return {str(r["event_id"]) for r in rows}
-
-
 async def chain_head(conn: asyncpg.Connection) -> tuple[int, str] | None:
     row = await conn.fetchrow("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
     return (int(row["id"]), str(row["hash"])) if row else None
 
 
-async def as_stored_json_many(
-    conn: asyncpg.Connection, datas: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Each data as JSONB will give it back (number and key normalization), for hashing."""
-    texts = await conn.fetch(
-        "SELECT d::jsonb::text AS t FROM unnest($1::text[]) WITH ORDINALITY AS u(d, n) ORDER BY n",
+@dataclass(frozen=True, slots=True)
+class AppendContext:
+    """What appending needs to know, read in one round trip once the chain is locked."""
+
+    known: set[str]  # the event ids asked about that the log already holds
+    head: tuple[int, str] | None  # (id, hash) of the last entry
+    datas: list[dict[str, Any]]  # each data as JSONB gives it back (numbers, keys), for hashing
+
+
+async def append_context(
+    conn: asyncpg.Connection, event_ids: Sequence[str], datas: Sequence[dict[str, Any]]
+) -> AppendContext:
+    row = await conn.fetchrow(
+        """SELECT (SELECT array_agg(event_id) FROM audit_log WHERE event_id = ANY($1::text[])) AS known,
+                  (SELECT array_agg(d::jsonb::text ORDER BY n)
+                     FROM unnest($2::text[]) WITH ORDINALITY AS u(d, n)) AS datas,
+                  head.id, head.hash
+           FROM (SELECT 1) AS one
+           LEFT JOIN LATERAL (SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1) AS head ON true""",
+        list(event_ids),
         [json.dumps(d) for d in datas],
     )
-    return [json.loads(r["t"]) for r in texts]
+    return AppendContext(
+        known=set(row["known"] or ()),
+        head=(int(row["id"]), str(row["hash"])) if row["id"] is not None else None,
+        datas=[json.loads(text) for text in row["datas"] or ()],
+    )
 
 
 _INSERT_ENTRY = """

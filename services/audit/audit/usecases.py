@@ -45,36 +45,43 @@ async def record_events(
 ) -> list[StoredEntry]:
     """Append each event not in the log yet, in order, once (a repeated event id is skipped);
     returns what was appended. Runs in the caller's transaction (the consumer's, with its
-    inbox inserts); appends are serialized by a lock held to its commit, so the chain never
-    forks. Every `policy.every`-th position is checkpointed in the same transaction."""
+    inbox inserts), or its own; appends are serialized by a lock held to its commit, so the
+    chain never forks. Every `policy.every`-th position is checkpointed in the same transaction."""
     policy = policy or CheckpointPolicy()
+    if conn.is_in_transaction():
+        return await _append(conn, events, policy)
     async with conn.transaction():
-        await store.lock_chain(conn)
-        known = await store.known_events(conn, [e.event_id for e in events])
-        fresh: list[IncomingEvent] = []
-        for event in events:
-            if event.event_id not in known:
-                fresh.append(event)
-                known.add(event.event_id)
-        if not fresh:
-            return []
-        head = await store.chain_head(conn)
-        next_id, prev_hash = (head[0] + 1, head[1]) if head else (1, domain.GENESIS_HASH)
-        datas = await store.as_stored_json_many(conn, [e.data for e in fresh])
-        recorded_at = datetime.now(UTC)
-        appended: list[StoredEntry] = []
-        checkpoints: list[domain.Checkpoint] = []
-        for event, data in zip(fresh, datas, strict=True):
-            stored = _chained(event, data, next_id, prev_hash, recorded_at)
-            appended.append(stored)
-            if next_id % policy.every == 0:
-                signature = domain.sign_checkpoint(policy.key, next_id, stored.hash)
-                checkpoints.append(domain.Checkpoint(next_id, stored.hash, signature))
-            next_id, prev_hash = next_id + 1, stored.hash
-        await store.insert_entries(conn, appended)
-        if checkpoints:
-            await store.insert_checkpoints(conn, checkpoints)
-        return appended
+        return await _append(conn, events, policy)
+
+
+async def _append(
+    conn: asyncpg.Connection, events: Sequence[IncomingEvent], policy: CheckpointPolicy
+) -> list[StoredEntry]:
+    await store.lock_chain(conn)
+    context = await store.append_context(conn, [e.event_id for e in events], [e.data for e in events])
+    known = context.known
+    fresh: list[tuple[IncomingEvent, dict[str, Any]]] = []
+    for event, data in zip(events, context.datas, strict=True):
+        if event.event_id not in known:
+            fresh.append((event, data))
+            known.add(event.event_id)
+    if not fresh:
+        return []
+    next_id, prev_hash = (context.head[0] + 1, context.head[1]) if context.head else (1, domain.GENESIS_HASH)
+    recorded_at = datetime.now(UTC)
+    appended: list[StoredEntry] = []
+    checkpoints: list[domain.Checkpoint] = []
+    for event, data in fresh:
+        stored = _chained(event, data, next_id, prev_hash, recorded_at)
+        appended.append(stored)
+        if next_id % policy.every == 0:
+            signature = domain.sign_checkpoint(policy.key, next_id, stored.hash)
+            checkpoints.append(domain.Checkpoint(next_id, stored.hash, signature))
+        next_id, prev_hash = next_id + 1, stored.hash
+    await store.insert_entries(conn, appended)
+    if checkpoints:
+        await store.insert_checkpoints(conn, checkpoints)
+    return appended
 
 
 def _chained(

@@ -46,6 +46,8 @@ from .envelope import CloudEvent, EnvelopeError
 from .transport import Delivery, Transport
 
 log = logging.getLogger("paykit.events.consumer")
+# A proxy until the service configures tracing; then it follows the configured provider.
+_TRACER = trace.get_tracer("paykit.events")
 
 Handler = Callable[[asyncpg.Connection, CloudEvent], Awaitable[None]]
 # Handles events not seen before, in delivery order, inside the consumer's transaction.
@@ -241,7 +243,7 @@ class EventConsumer:
         self, deliveries: Sequence[Delivery], events: Sequence[CloudEvent]
     ) -> None:
         """One span per event in its producer's trace, and one for the batch's transaction."""
-        tracer = trace.get_tracer("paykit.events")
+        tracer = _TRACER
         spans = [
             tracer.start_span(
                 f"{self.topic} process",
@@ -311,7 +313,7 @@ class EventConsumer:
         DEAD_LETTERS.labels(delivery.topic, self.group, reason).inc()
 
     async def _handle_traced(self, delivery: Delivery, event: CloudEvent, attempt: int) -> None:
-        tracer = trace.get_tracer("paykit.events")
+        tracer = _TRACER
         with tracer.start_as_current_span(
             f"{self.topic} process",
             context=propagate.extract(delivery.headers),

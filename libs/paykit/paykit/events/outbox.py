@@ -26,6 +26,8 @@ from .envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 from .transport import Message, Transport, TransportError
 
 log = logging.getLogger("paykit.events.outbox")
+# A proxy until the service configures tracing; then it follows the configured provider.
+_TRACER = trace.get_tracer("paykit.events")
 
 _INSERT = """
 INSERT INTO outbox (event_id, topic, event_key, event, headers)
@@ -101,7 +103,7 @@ class OutboxRelay:
         """Publish the rows in one call; how many, from the first, the broker accepted. Each
         message carries its own publish span (in the trace of the change it records) as its
         parent."""
-        tracer = trace.get_tracer("paykit.events")
+        tracer = _TRACER
         spans: list[trace.Span] = []
         messages: list[Message] = []
         for row in rows:
@@ -133,6 +135,13 @@ class OutboxRelay:
         return accepted
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        # After a short batch the outbox is drained: the next look waits a poll interval
+        # (rather than finding nothing at once, a transaction for nothing).
         await run_until_stopped(
-            self.run_once, stop, poll_interval_s=self.poll_interval_s, name="outbox relay"
+            self.run_once,
+            stop,
+            poll_interval_s=self.poll_interval_s,
+            name="outbox relay",
+            linger_s=self.poll_interval_s,
+            batch_size_max=self._batch_size_max,
         )
