@@ -60,6 +60,26 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 KEEPALIVE_S = 4.0
 
 
+class _NoCookies(httpx.Cookies):
+    """Services set no cookies for one another, and reading `Set-Cookie` into a jar (through
+    urllib request shims) was about a quarter of httpx's own work per call: skipped."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _Client(httpx.AsyncClient):
+    _no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("service calls carry no cookies")
+
+
 class ServiceClient:
     """A typed service client builds on this: `await self.call("POST", "/holds", json=...)`."""
 
@@ -82,7 +102,7 @@ class ServiceClient:
         self.retries_max = retries_max
         self._timeout_s = timeout_s
         limits = httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_S)
-        self._client = httpx.AsyncClient(
+        self._client = _Client(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
             transport=transport or service_transport(base_url, limits),
@@ -110,6 +130,8 @@ class ServiceClient:
         retryable = method.upper() in _IDEMPOTENT_METHODS or idempotency_key is not None
         attempts = 1 + (self.retries_max if retryable else 0)
         try:
+            if attempts == 1:  # nothing to retry: no retry machinery either
+                return await self._send_once(method, path, json, params, idempotency_key, headers, timeout_s)
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(attempts),
                 wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
