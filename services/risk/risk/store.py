@@ -32,19 +32,13 @@ async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('risk:' || $1, 0))", customer_id)
 
 
-async def transaction_owner(conn: asyncpg.Connection, transaction_id: str) -> str | None:
-    value = await conn.fetchval(
-        "SELECT customer_id FROM assessments WHERE transaction_id = $1 ORDER BY id LIMIT 1",
-        transaction_id,
-    )
-    return None if value is None else str(value)
-
-
-async def history(
+async def owner_and_history(
     conn: asyncpg.Connection, customer_id: str, transaction_id: str, currency: str, window_h: int
-) -> History:
-    """Other transactions of the customer in the window (counted once however often they were
-    assessed) and the sum of those whose latest decision lets them be paid."""
+) -> tuple[str | None, History]:
+    """In one round trip (both read after the customer's lock): the customer the transaction
+    was first assessed for, if any; and the other transactions of the customer in the window
+    (counted once however often they were assessed) with the sum of those whose latest
+    decision lets them be paid."""
     row = await conn.fetchrow(
         """
         WITH latest AS (
@@ -57,7 +51,9 @@ async def history(
         )
         SELECT count(*) AS transactions,
                coalesce(sum(amount_minor) FILTER (
-                   WHERE currency = $3 AND decision = ANY($5::text[])), 0) AS spent_minor
+                   WHERE currency = $3 AND decision = ANY($5::text[])), 0) AS spent_minor,
+               (SELECT customer_id FROM assessments WHERE transaction_id = $2
+                 ORDER BY id LIMIT 1) AS owner
         FROM latest
         """,
         customer_id,
@@ -67,7 +63,10 @@ async def history(
         SPENDING_DECISIONS,
     )
     assert row is not None
-    return History(other_transactions=int(row["transactions"]), daily_total_minor=int(row["spent_minor"]))
+    owner = None if row["owner"] is None else str(row["owner"])
+    return owner, History(
+        other_transactions=int(row["transactions"]), daily_total_minor=int(row["spent_minor"])
+    )
 
 
 async def insert_assessment(

@@ -74,14 +74,13 @@ async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[st
     )
     async with service.pool.acquire() as conn, conn.transaction():
         await store.lock_customer(conn, payment.customer_id)
-        owner = await store.transaction_owner(conn, payment.transaction_id)
+        owner, history = await store.owner_and_history(
+            conn, payment.customer_id, payment.transaction_id, payment.amount.currency, rules.window_h
+        )
         if owner is not None and owner != payment.customer_id:
             raise ProblemError(
                 409, "TRANSACTION_CUSTOMER_MISMATCH", "This transaction was assessed for another customer"
             )
-        history = await store.history(
-            conn, payment.customer_id, payment.transaction_id, payment.amount.currency, rules.window_h
-        )
         result = domain.evaluate(rules, payment.amount, screening, kyc, history, payee, payee_kyc)
         row = await store.insert_assessment(conn, new, result)
     DECISIONS.labels(result.decision.name).inc()
