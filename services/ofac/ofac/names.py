@@ -67,6 +67,9 @@ SHORT_TOKEN_CHARS = 4
 PHONETIC_KEY_CHARS_MIN = 2
 PHONETIC_SIMILARITY = 0.9
 PHONETIC_SIMILARITY_SHORT = 0.85
+# ...and only when their romanisations also look alike (Jaro-Winkler): Kavya and Guowei share
+# the key KF, Singh and Ceng SNK, and nothing else.
+PHONETIC_SPELLING_MIN = 0.75
 # Weight of the better-covered side; the rest goes to the worse-covered side. A token
 # missing on either side (a middle name, a second surname) moves a name into review, not out.
 BETTER_SIDE_WEIGHT = 0.7
@@ -147,7 +150,12 @@ def token_similarity(a: str, b: str) -> float:
         score = edit if min(len(a), len(b)) <= SHORT_TOKEN_CHARS else (jw + edit) / 2
     if score < PHONETIC_SIMILARITY and not (a.isdigit() or b.isdigit()):
         key = phonetic_key(a)
-        if len(key) >= PHONETIC_KEY_CHARS_MIN and key == phonetic_key(b):
+        if (
+            len(key) >= PHONETIC_KEY_CHARS_MIN
+            and key == phonetic_key(b)
+            and JaroWinkler.normalized_similarity(romanisation_fold(a), romanisation_fold(b))
+            >= PHONETIC_SPELLING_MIN
+        ):
             # Short names collide by sound far more often (Jing/Jong, Sun/Son).
             short = min(len(a), len(b)) <= SHORT_TOKEN_CHARS
             score = max(score, PHONETIC_SIMILARITY_SHORT if short else PHONETIC_SIMILARITY)

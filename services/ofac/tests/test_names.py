@@ -65,6 +65,12 @@ def test_reorder_individual() -> None:
     assert reorder_individual("ANGLO-CARIBBEAN CO., LTD., X") == "ANGLO-CARIBBEAN CO., LTD., X"
 
 
+@pytest.mark.parametrize(("a", "b"), [("kavya", "guowei"), ("singh", "ceng"), ("hassan", "hossein")])
+def test_a_shared_sound_key_with_little_else_in_common_is_no_evidence(a: str, b: str) -> None:
+    """Metaphone keys are coarse (kavya/guowei are both KF): sounding alike must also look alike."""
+    assert token_similarity(a, b) == 0
+
+
 def test_short_near_misses_are_not_evidence() -> None:
     assert token_similarity("doe", "dos") == 0
     assert token_similarity("ali", "wali") == 0
