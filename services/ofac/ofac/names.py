@@ -24,6 +24,8 @@ from rigour.text import metaphone
 _APOSTROPHES = re.compile(r"['`´’‘ʼʻ]")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _ROMAN = frozenset({"i", "v", "x"})
+# A roman numeral tells one vessel from another (BICENTENARIO VI / VIII): never folded.
+_ROMAN_NUMERAL = re.compile(r"^x{0,3}(ix|iv|v?i{0,3})$")
 # "M/V IRAN SHAHR", "M.T. ADRIAN": a ship prefix, written as one stopword ("mv", "mt").
 _SHIP_PREFIX = re.compile(r"\bm\s*[/.]\s*([vt])\b\.?")
 # "Co." spelled out, so a half-abbreviated legal form ("Closed Joint-Stock Co.") is known.
@@ -150,11 +152,13 @@ def token_similarity(a: str, b: str) -> float:
         score = edit if min(len(a), len(b)) <= SHORT_TOKEN_CHARS else (jw + edit) / 2
     if score < PHONETIC_SIMILARITY and not (a.isdigit() or b.isdigit()):
         key = phonetic_key(a)
-        if (
+        folded_a, folded_b = romanisation_fold(a), romanisation_fold(b)
+        # One spelling once romanisations are folded (Kai/Kay, Aly/Ali), however short.
+        numeral = bool(_ROMAN_NUMERAL.match(a) or _ROMAN_NUMERAL.match(b))
+        if (folded_a == folded_b and not numeral) or (
             len(key) >= PHONETIC_KEY_CHARS_MIN
             and key == phonetic_key(b)
-            and JaroWinkler.normalized_similarity(romanisation_fold(a), romanisation_fold(b))
-            >= PHONETIC_SPELLING_MIN
+            and JaroWinkler.normalized_similarity(folded_a, folded_b) >= PHONETIC_SPELLING_MIN
         ):
             # Short names collide by sound far more often (Jing/Jong, Sun/Son).
             short = min(len(a), len(b)) <= SHORT_TOKEN_CHARS

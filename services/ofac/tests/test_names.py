@@ -71,6 +71,11 @@ def test_a_shared_sound_key_with_little_else_in_common_is_no_evidence(a: str, b:
     assert token_similarity(a, b) == 0
 
 
+@pytest.mark.parametrize(("a", "b"), [("vi", "viii"), ("ii", "i"), ("xi", "xii")])
+def test_roman_numerals_are_never_alike(a: str, b: str) -> None:
+    assert token_similarity(a, b) == 0
+
+
 def test_short_near_misses_are_not_evidence() -> None:
     assert token_similarity("doe", "dos") == 0
     assert token_similarity("ali", "wali") == 0
@@ -84,7 +89,7 @@ def test_short_near_misses_are_not_evidence() -> None:
      ("usama", "osama"), ("radkov", "radkoff"), ("youssef", "yusuf"), ("damir", "daimr"),
      # One letter of Arabic or Persian, romanised the English, French, German or Russian way.
      ("khiti", "hity"), ("shihabi", "chihaby"), ("darwish", "darvich"), ("alwefaq", "alvefak"),
-     ("juddi", "djuddy"), ("ahd", "akhd")],
+     ("juddi", "djuddy"), ("ahd", "akhd"), ("kai", "kay")],
 )  # fmt: skip
 def test_transliteration_variants_are_close(a: str, b: str) -> None:
     assert token_similarity(a, b) >= 0.85
