@@ -1,36 +1,51 @@
 """What the confirm service emits: one CloudEvent on `payment-events` per state change,
-written to the outbox in the transaction of that change."""
+written to the outbox in the same statement as that change."""
 
 from __future__ import annotations
 
-import asyncpg
-from paykit.events import add_to_outbox, new_event
+import json
 
-from .domain import Payment, State
+from paykit import format_minor
+from paykit.events import CloudEvent, new_event
+from paykit.events.envelope import CLOUDEVENTS_CONTENT_TYPE
+from paykit.telemetry import inject_headers
+
+from .domain import State, Terms
+from .store import OutboxRow
 
 TOPIC = "payment-events"
 SOURCE = "/services/confirm"
 
 
-async def emit_state_change(conn: asyncpg.Connection, payment: Payment, previous: State | None) -> None:
-    t = payment.terms
+def state_change(
+    payment_id: str, terms: Terms, state: State, previous: State | None, reason: str | None
+) -> OutboxRow:
+    """The outbox row of the payment's move to `state`, as paykit's add_to_outbox writes it
+    (event, topic, key, and the current trace in its headers). Built before the statement
+    that makes the change, so the change and its event are one statement: no transaction
+    of their own, and no event without its change (the insert reads the changed row)."""
     event = new_event(
         source=SOURCE,
-        type=f"payment.{payment.state.value.lower()}",
-        subject=payment.payment_id,
+        type=f"payment.{state.value.lower()}",
+        subject=payment_id,
         data={
-            "payment_id": payment.payment_id,
-            "transaction_id": t.transaction_id,
-            "customer_id": t.customer_id,
-            "state": payment.state.value,
+            "payment_id": payment_id,
+            "transaction_id": terms.transaction_id,
+            "customer_id": terms.customer_id,
+            "state": state.value,
             "previous_state": previous.value if previous else None,
-            "amount_minor": t.amount_minor,
-            "amount": payment.amount,
-            "currency": t.currency,
-            "from_account": t.from_account,
-            "to_account": t.to_account,
-            "reference": payment.payment_id,
-            "reason": payment.failure_code,
+            "amount_minor": terms.amount_minor,
+            "amount": format_minor(terms.amount_minor, terms.currency),
+            "currency": terms.currency,
+            "from_account": terms.from_account,
+            "to_account": terms.to_account,
+            "reference": payment_id,
+            "reason": reason,
         },
     )
-    await add_to_outbox(conn, topic=TOPIC, key=payment.payment_id, event=event)
+    return _row(event, payment_id)
+
+
+def _row(event: CloudEvent, key: str) -> OutboxRow:
+    headers = inject_headers({"content-type": CLOUDEVENTS_CONTENT_TYPE})
+    return OutboxRow(event.id, TOPIC, key, event.to_json().decode(), json.dumps(headers))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -13,6 +13,24 @@ from .domain import Payment, State, Terms
 _COLUMNS = """payment_id, transaction_id, customer_id, amount_minor, currency, from_account,
     to_account, state, risk_decision, risk_score, risk_reasons, failure_code, failure_detail,
     bank_reference, bank_status, created_at, updated_at, confirmed_at, completed_at, authorized_at"""
+
+
+class OutboxRow(NamedTuple):
+    """A row of paykit's outbox table (paykit.events.outbox): written here in the statement
+    of the state change it reports, instead of in a transaction around the two."""
+
+    event_id: str
+    topic: str
+    key: str
+    event: str
+    headers: str
+
+
+def _and_event(changed: str, first: int) -> str:
+    """A WITH item writing the event for each row of `changed`, from parameters `first`..+4."""
+    a, b, c, d, e = (f"${first + i}" for i in range(5))
+    return f"""event AS (INSERT INTO outbox (event_id, topic, event_key, event, headers)
+                 SELECT {a}, {b}, {c}, {d}::text::jsonb, {e}::text::jsonb FROM {changed})"""
 
 
 def _payment(row: asyncpg.Record) -> Payment:
@@ -48,19 +66,25 @@ async def insert_payment(
     payment_id: str,
     terms: Terms,
     traceparent: str | None,
+    event: OutboxRow,
     lease: tuple[str, float] | None = None,
 ) -> Payment | None:
-    """Create the payment, leased to (owner, seconds) when given: a request that creates a
-    payment to work on it at once needs no second statement to take its lease. None when the
-    customer already has a payment with that transaction id."""
+    """Create the payment in REQUIRES_CONFIRMATION with its `event`, in one statement; leased
+    to (owner, seconds) when given: a request that creates a payment to work on it at once
+    needs no second statement to take its lease. None (and no event) when the customer
+    already has a payment with that transaction id."""
     owner, lease_s = lease if lease is not None else (None, 0.0)
     row = await conn.fetchrow(
-        f"""INSERT INTO payments (payment_id, transaction_id, customer_id, amount_minor, currency,
-                                  from_account, to_account, traceparent, lease_owner, lease_until)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text,
-                    CASE WHEN $9::text IS NULL THEN NULL ELSE now() + make_interval(secs => $10) END)
-            ON CONFLICT (customer_id, transaction_id) DO NOTHING
-            RETURNING {_COLUMNS}""",
+        f"""WITH created AS (
+              INSERT INTO payments (payment_id, transaction_id, customer_id, amount_minor, currency,
+                                    from_account, to_account, traceparent, lease_owner, lease_until, state)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text,
+                      CASE WHEN $9::text IS NULL THEN NULL ELSE now() + make_interval(secs => $10) END,
+                      $11)
+              ON CONFLICT (customer_id, transaction_id) DO NOTHING
+              RETURNING {_COLUMNS}),
+            {_and_event("created", 12)}
+            SELECT * FROM created""",
         payment_id,
         terms.transaction_id,
         terms.customer_id,
@@ -71,6 +95,8 @@ async def insert_payment(
         traceparent,
         owner,
         lease_s,
+        State.REQUIRES_CONFIRMATION.value,
+        *event,
     )
     return _payment(row) if row else None
 
@@ -141,10 +167,12 @@ async def transition(
     expected: State,
     target: State,
     *,
+    event: OutboxRow,
     release_lease_of: str | None = None,
     **fields: Any,
 ) -> Payment | None:
-    """Compare-and-set the state; None if the payment was no longer in `expected`. With
+    """Compare-and-set the state, writing `event` in the same statement; None (and no event)
+    if the payment was no longer in `expected`. With
     `release_lease_of`, the lease is released in the same statement if that owner holds it
     (a payment's last state change needs no statement of its own to let it go)."""
     allowed = {
@@ -173,8 +201,13 @@ async def transition(
         sets.append("completed_at = now()")
         sets.append("confirmed_at = COALESCE(confirmed_at, now())")
     row = await conn.fetchrow(
-        f"UPDATE payments SET {', '.join(sets)} WHERE payment_id = $1 AND state = $2 RETURNING {_COLUMNS}",
+        f"""WITH moved AS (
+              UPDATE payments SET {", ".join(sets)} WHERE payment_id = $1 AND state = $2
+              RETURNING {_COLUMNS}),
+            {_and_event("moved", len(values) + 1)}
+            SELECT * FROM moved""",
         *values,
+        *event,
     )
     return _payment(row) if row else None
 

@@ -43,7 +43,7 @@ from .domain import (
     new_payment_id,
     state_after_risk,
 )
-from .events import emit_state_change
+from .events import state_change
 
 log = logging.getLogger("confirm.usecases")
 _tracer = trace.get_tracer("confirm")
@@ -92,11 +92,11 @@ async def create_payment(deps: Deps, terms: Terms, lease_owner: str | None = Non
         _require_same_terms(existing, terms)
         return existing, False
     await _check_accounts(deps, terms)
-    async with deps.pool.acquire() as conn, conn.transaction():
-        lease = (lease_owner, deps.limits.lease_s) if lease_owner is not None else None
-        created = await store.insert_payment(conn, new_payment_id(), terms, current_traceparent(), lease)
-        if created is not None:
-            await emit_state_change(conn, created, None)
+    payment_id = new_payment_id()
+    event = state_change(payment_id, terms, State.REQUIRES_CONFIRMATION, None, None)
+    lease = (lease_owner, deps.limits.lease_s) if lease_owner is not None else None
+    async with deps.pool.acquire() as conn:
+        created = await store.insert_payment(conn, payment_id, terms, current_traceparent(), event, lease)
     if created is not None:
         failpoint("after_create")
         PAYMENTS.labels(created.state.value).inc()
@@ -512,23 +512,26 @@ async def list_payments(deps: Deps, customer_id: str, limit: int) -> list[Paymen
 
 
 async def _move(deps: Deps, payment: Payment, target: State, *then: State, **fields: Any) -> Payment:
-    """Move to `target` (and on through `then`, which nothing happens between) in one
-    transaction, each state change with its own history row and outbox event."""
+    """Move to `target` (and on through `then`, which nothing happens between) atomically,
+    each state change with its own history row and outbox event: one statement for one
+    change, one transaction for several."""
     moved = payment
     steps = (target, *then)
     lease = _HELD.get()
     if lease is not None and (lease.payment_id != payment.payment_id or steps[-1] not in TERMINAL):
         lease = None  # only a final state lets the lease go: nothing is left to do
-    async with deps.pool.acquire() as conn, conn.transaction():
+    reason = fields.get("failure_code", payment.failure_code)
+    # A state change and its event are one statement; changes back to back share a transaction.
+    async with deps.pool.acquire() as conn, conn.transaction() if then else contextlib.nullcontext():
         for step in steps:
             previous = moved.state
             release = lease.owner if lease is not None and step is steps[-1] else None
+            event = state_change(moved.payment_id, moved.terms, step, previous, reason)
             after = await store.transition(
-                conn, moved.payment_id, previous, step, release_lease_of=release, **fields
+                conn, moved.payment_id, previous, step, event=event, release_lease_of=release, **fields
             )
             if after is None:
                 raise RuntimeError(f"payment {moved.payment_id} left {previous} while we held its lease")
-            await emit_state_change(conn, after, previous)
             moved = after
     if lease is not None:
         lease.released = True
