@@ -67,23 +67,17 @@ async def insert_payment(
     terms: Terms,
     traceparent: str | None,
     event: OutboxRow,
-    lease: tuple[str, float] | None = None,
 ) -> Payment | None:
-    """Create the payment in REQUIRES_CONFIRMATION with its `event`, in one statement; leased
-    to (owner, seconds) when given: a request that creates a payment to work on it at once
-    needs no second statement to take its lease. None (and no event) when the customer
-    already has a payment with that transaction id."""
-    owner, lease_s = lease if lease is not None else (None, 0.0)
+    """Create the payment in REQUIRES_CONFIRMATION with its `event`, in one statement. None
+    (and no event) when the customer already has a payment with that transaction id."""
     row = await conn.fetchrow(
         f"""WITH created AS (
               INSERT INTO payments (payment_id, transaction_id, customer_id, amount_minor, currency,
-                                    from_account, to_account, traceparent, lease_owner, lease_until, state)
-              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text,
-                      CASE WHEN $9::text IS NULL THEN NULL ELSE now() + make_interval(secs => $10) END,
-                      $11)
+                                    from_account, to_account, traceparent, state)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
               ON CONFLICT (customer_id, transaction_id) DO NOTHING
               RETURNING {_COLUMNS}),
-            {_and_event("created", 12)}
+            {_and_event("created", 10)}
             SELECT * FROM created""",
         payment_id,
         terms.transaction_id,
@@ -93,8 +87,6 @@ async def insert_payment(
         terms.from_account,
         terms.to_account,
         traceparent,
-        owner,
-        lease_s,
         State.REQUIRES_CONFIRMATION.value,
         *event,
     )

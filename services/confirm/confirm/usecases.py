@@ -83,9 +83,8 @@ Answer = tuple[int, dict[str, Any]]
 
 
 # ---- creating --------------------------------------------------------------------------
-async def create_payment(deps: Deps, terms: Terms, lease_owner: str | None = None) -> tuple[Payment, bool]:
-    """The payment for (customer, transaction id): created (leased to `lease_owner` when
-    given), or the stored one if the terms match."""
+async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
+    """The payment for (customer, transaction id): created, or the stored one if the terms match."""
     async with deps.pool.acquire() as conn:
         existing = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
     if existing is not None:
@@ -94,9 +93,8 @@ async def create_payment(deps: Deps, terms: Terms, lease_owner: str | None = Non
     await _check_accounts(deps, terms)
     payment_id = new_payment_id()
     event = state_change(payment_id, terms, State.REQUIRES_CONFIRMATION, None, None)
-    lease = (lease_owner, deps.limits.lease_s) if lease_owner is not None else None
     async with deps.pool.acquire() as conn:
-        created = await store.insert_payment(conn, payment_id, terms, current_traceparent(), event, lease)
+        created = await store.insert_payment(conn, payment_id, terms, current_traceparent(), event)
     if created is not None:
         failpoint("after_create")
         PAYMENTS.labels(created.state.value).inc()
@@ -142,11 +140,12 @@ async def _check_accounts(deps: Deps, terms: Terms) -> None:
 
 # ---- confirming ------------------------------------------------------------------------
 async def confirm_payment(deps: Deps, terms: Terms, otp: str | None) -> Answer:
-    owner = secrets.token_hex(8)
-    payment, created = await create_payment(deps, terms, lease_owner=owner)
+    # The lease is taken after the payment is created, not in its insert: a process that dies
+    # in between must not lock its customer's retry out for the lease's length.
+    payment, _ = await create_payment(deps, terms)
     if payment.state in TERMINAL:
         return _final_answer(payment)
-    async with _leased(deps, payment.payment_id, owner, taken=payment if created else None) as leased:
+    async with _leased(deps, payment.payment_id) as leased:
         return await _advance(deps, leased, otp)
 
 
@@ -553,18 +552,13 @@ _HELD: ContextVar[_Lease | None] = ContextVar("confirm_held_lease", default=None
 
 
 @asynccontextmanager
-async def _leased(
-    deps: Deps, payment_id: str, owner: str | None = None, *, taken: Payment | None = None
-) -> AsyncIterator[Payment]:
-    """The payment's lease, owned by this call (`taken`: the payment this call created with
-    its lease already taken by `owner`): renewed while the work goes on (a slow bank must not
-    let another worker in), released only by its owner."""
-    owner = owner or secrets.token_hex(8)
+async def _leased(deps: Deps, payment_id: str) -> AsyncIterator[Payment]:
+    """The payment's lease, owned by this call: renewed while the work goes on (a slow bank
+    must not let another worker in), released only by its owner."""
+    owner = secrets.token_hex(8)
     lease_s = deps.limits.lease_s
-    payment = taken
-    if payment is None:
-        async with deps.pool.acquire() as conn:
-            payment = await store.take_lease(conn, payment_id, owner, lease_s)
+    async with deps.pool.acquire() as conn:
+        payment = await store.take_lease(conn, payment_id, owner, lease_s)
     if payment is None:
         raise ProblemError(
             409,
