@@ -53,6 +53,7 @@ LEGAL_FORMS = [
     (r"\bS\.A\. DE C\.V\.$", "SA de CV"), (r"\bJSC$", "Joint Stock Company"),
     (r"\bOOO\b", "Obshchestvo s Ogranichennoi Otvetstvennostyu"), (r"\bSRL$", "S.R.L."),
 ]  # fmt: skip
+ROMAN_NUMERAL = re.compile(r"^x{0,3}(ix|iv|v?i{0,3})$")
 PARTICLES = ["al", "el", "bin", "ibn", "abu", "de", "van", "von"]
 CYRILLIC = {
     "shch": "щ", "sh": "ш", "ch": "ч", "zh": "ж", "kh": "х", "ts": "ц", "yu": "ю", "ya": "я",
@@ -267,13 +268,20 @@ def _typo(name: str, rng: random.Random) -> str | None:
     return " ".join(words)
 
 
-def _translit(name: str, rng: random.Random) -> str | None:
+def _translit(entity: Entity, name: str, rng: random.Random) -> str | None:
+    # An aircraft's registration mark (EP-GOY) is not romanised; neither is a vessel's roman
+    # numeral (BICENTENARIO VIII is never written "Viiy"): only the name's words are.
+    if entity.entity_type == "aircraft":
+        return None
     lower = name.lower()
     rules = [r for r in TRANSLIT if re.search(r[0], lower)]
     if not rules:
         return None
     for pattern, repl in rng.sample(rules, min(2, len(rules))):
         lower = re.sub(pattern, repl, lower, count=1)
+    numerals = [w for w in name.lower().split() if ROMAN_NUMERAL.match(w)]
+    if any(w not in lower.split() for w in numerals):
+        return None
     return lower.title() if lower != name.lower() else None
 
 
@@ -357,7 +365,7 @@ def variant(kind: str, entity: Entity, rng: random.Random) -> str | None:
     makers = {
         "alias": lambda: _alias(entity, rng),
         "typo": lambda: _typo(name, rng),
-        "transliteration": lambda: _translit(name, rng),
+        "transliteration": lambda: _translit(entity, name, rng),
         "missing_middle_name": lambda: _missing_middle(entity, entity.name),
         "particles": lambda: _particles(name, rng),
         "legal_form": lambda: _legal_form(entity, entity.name),
