@@ -30,6 +30,8 @@ _ROMAN_NUMERAL = re.compile(r"^x{0,3}(ix|iv|v?i{0,3})$")
 _SHIP_PREFIX = re.compile(r"\bm\s*[/.]\s*([vt])\b\.?")
 # "Co." spelled out, so a half-abbreviated legal form ("Closed Joint-Stock Co.") is known.
 _CO = re.compile(r"\bco\b\.?")
+# Dotted initials are an acronym ("A.W.A. ENGINEERING"), not lone initials to drop.
+_ACRONYM = re.compile(r"\b(?:[a-z]\.){2,}")
 
 # Words that say nothing about who someone is: honorifics, titles, generational suffixes.
 STOPWORDS = frozenset(
@@ -58,6 +60,9 @@ COMPANY_SUFFIXES = frozenset(
         "cjsc", "pjsc", "ao", "tov", "pte", "pvt", "bhd", "sdn", "fze", "fzco", "fzc", "fzllc",
         "sal", "ab", "oy", "as", "aps", "kft", "sro", "doo", "ead", "eood", "sae", "wll",
         "scs", "sapi", "rl", "ca", "coltd", "sacv", "sadecv",
+        # Written as dotted initials on the list, unknown to rigour: E.U., C.I., S.P.R., A.C.,
+        # S.L., K.K., P.J.S., E.I.R.L., V.Z.W., P.C.
+        "eu", "ci", "spr", "ac", "sl", "kk", "pjs", "eirl", "vzw", "pc",
     }
 )  # fmt: skip
 DROPPED = STOPWORDS | PARTICLES | COMPANY_SUFFIXES
@@ -94,6 +99,9 @@ def tokens(name: str) -> tuple[str, ...]:
     text = _CO.sub("company", _SHIP_PREFIX.sub(r"m\1", text))
     written = set(_NON_ALNUM.split(text))
     text = replace_org_types_compare(text)
+    acronyms = {m.replace(".", "") for m in _ACRONYM.findall(text)}
+    text = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), text)
+    written |= acronyms
     raw = [t for t in _NON_ALNUM.split(text) if t]
     # A word rigour wrote is the compare form of a legal form ("s. en c." -> "sc").
     words = [t for t in raw if t not in DROPPED and t in written]

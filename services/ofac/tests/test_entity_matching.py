@@ -171,3 +171,12 @@ def test_romanisation_variants_reach_review(full_index: ScreeningIndex, query: s
     result = screen(full_index, name=query)
     assert top(result)["entity_id"] == entity_id
     assert result["review"] or result["is_sanctioned"]
+
+
+def test_dotted_initials_tell_two_organisations_apart(full_index: ScreeningIndex) -> None:
+    """A.W.A. ENGINEERING LIMITED (8306) and T.M.G. ENGINEERING LIMITED (8405) are both listed:
+    dropping the initials as lone letters left both as 'engineering', an exact tie."""
+    result = screen(full_index, name="A.W.A. ENGINEERING Ltd", entity_type="entity")
+    assert top(result)["entity_id"] == "8306"
+    others = [m["score"] for m in result["matches"] if m["entity_id"] == "8405"]
+    assert all(score < top(result)["score"] for score in others)
