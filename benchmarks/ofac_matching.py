@@ -4,7 +4,8 @@ Runs the checked-in evaluation set (benchmarks/ofac_eval/eval-set.jsonl, built f
 bundled list by benchmarks/ofac_eval/build.py) through the ofac service's screening, and the
 same name queries through nomenklatura's logic-v1/logic-v2 on followthemoney entities built
 from the same rows. nomenklatura lives only in the benchmark's own venv (.cache/bench-venv,
-created here on first use). Both score the same candidates: the ones the ofac index's
+created here from the pins in benchmarks/ofac_eval/peer-*.txt, from wheels only, and rebuilt
+whenever those pins change). Both score the same candidates: the ones the ofac index's
 blocking returns for the name (top 20 at name score >= 0.6), so the comparison is of scoring.
 
     .venv/bin/python benchmarks/ofac_matching.py [--no-peer] [--write-docs]
@@ -13,8 +14,10 @@ blocking returns for the name (top 20 at name score >= 0.6), so the comparison i
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -39,7 +42,11 @@ EVAL_SET = ROOT / "benchmarks" / "ofac_eval" / "eval-set.jsonl"
 PEER = ROOT / "benchmarks" / "ofac_eval" / "peer.py"
 WORK = ROOT / ".cache" / "ofac-eval"
 BENCH_VENV = ROOT / ".cache" / "bench-venv"
-PEER_PACKAGES = ["nomenklatura==4.17.4", "followthemoney==4.11.2"]
+# Installed with their dependencies; then the ones reaching the pyicu sdist, with --no-deps.
+PEER_REQUIREMENTS = ROOT / "benchmarks" / "ofac_eval" / "peer-requirements.txt"
+PEER_NO_DEPS = ROOT / "benchmarks" / "ofac_eval" / "peer-no-deps.txt"
+PEER_STAMP = BENCH_VENV / "peer-requirements.sha256"
+PEER_INSTALL_TIMEOUT_S = 900
 # logic-v2 scores most true pairs 0 in this harness (see docs/benchmarks.md): left out.
 PEER_ALGORITHMS = ("logic-v1",)
 PEER_THRESHOLD = 0.7  # nomenklatura's own default match threshold
@@ -177,15 +184,31 @@ def export(index: ScreeningIndex, rows: list[dict[str, Any]], mine: list[dict[st
     (WORK / "queries.json").write_text(json.dumps(queries))
 
 
+def peer_fingerprint() -> str:
+    digest = hashlib.sha256(sys.version.encode())
+    for pins in (PEER_REQUIREMENTS, PEER_NO_DEPS):
+        digest.update(pins.read_bytes())
+    return digest.hexdigest()
+
+
 def peer_python() -> Path:
+    """The peer's venv, built from the pins when they (or this Python) changed since it was.
+
+    A venv from older code (no stamp: nomenklatura installed with its dependencies, pyicu
+    compiled against the system's ICU) is rebuilt too, so it cannot hide that a fresh machine
+    needs only Python. --only-binary=:all: makes pip fail rather than compile anything.
+    """
     python = BENCH_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-    probe = subprocess.run(
-        [str(python), "-c", "import nomenklatura, followthemoney"], check=False, capture_output=True
-    )
-    if probe.returncode != 0:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True, timeout=900)
+    fingerprint = peer_fingerprint()
+    if PEER_STAMP.exists() and PEER_STAMP.read_text().strip() == fingerprint and python.exists():
+        return python
+    shutil.rmtree(BENCH_VENV, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--only-binary=:all:"]
+    subprocess.run([*pip, "-r", str(PEER_REQUIREMENTS)], check=True, timeout=PEER_INSTALL_TIMEOUT_S)
+    subprocess.run([*pip, "--no-deps", "-r", str(PEER_NO_DEPS)], check=True, timeout=PEER_INSTALL_TIMEOUT_S)
+    subprocess.run([str(python), "-c", "import icu, nomenklatura, followthemoney"], check=True)
+    PEER_STAMP.write_text(fingerprint + "\n")
     return python
 
 

@@ -54,3 +54,28 @@ def test_every_requirement_has_an_exact_pin() -> None:
     pins = {canonicalize_name(pin) for pin in re.findall(r"^([A-Za-z0-9._-]+)==\S+$", constraints, re.M)}
     wanted = set().union(*(names(file) for file in WITH_DEPENDENCIES + WITHOUT_DEPENDENCIES))
     assert wanted - pins == set()
+
+
+PEER = REQUIREMENTS.parent / "benchmarks" / "ofac_eval"
+
+
+def peer_pins(file: str) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for raw in (PEER / file).read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            requirement = Requirement(line)
+            specifier = str(requirement.specifier)
+            assert specifier.startswith("=="), f"{file}: {line} is not pinned exactly"
+            pins[canonicalize_name(requirement.name)] = specifier
+    return pins
+
+
+def test_the_benchmark_peer_venv_is_pinned_and_never_asks_for_the_pyicu_sdist() -> None:
+    """`make bench` builds nomenklatura's venv from these; everything in peer-no-deps.txt is
+    installed without its dependencies, so only peer-requirements.txt could pull pyicu in."""
+    with_dependencies, without = peer_pins("peer-requirements.txt"), peer_pins("peer-no-deps.txt")
+    assert set(with_dependencies) & set(without) == set()
+    assert "pyicu-wheels" in with_dependencies
+    assert set(with_dependencies) & NEEDS_A_COMPILER == set()
+    assert {"nomenklatura", "followthemoney", "rigour", "normality"} <= set(without)
