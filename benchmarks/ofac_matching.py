@@ -33,10 +33,10 @@ from ofac.domain import Thresholds, decide  # noqa: E402
 from ofac.index import Match, ScreeningIndex  # noqa: E402
 from ofac.lists import build_index  # noqa: E402
 from ofac.main import BUNDLED_LIST  # noqa: E402
-from ofac.matching import Query, evaluate  # noqa: E402
+from ofac.matching import Query  # noqa: E402
 from ofac.names import tokens  # noqa: E402
 from ofac.schemas import CheckSanctionsRequest  # noqa: E402
-from ofac.usecases import ScreeningPolicy, screen  # noqa: E402
+from ofac.usecases import ScreeningPolicy, evidence_of, screen  # noqa: E402
 
 EVAL_SET = ROOT / "benchmarks" / "ofac_eval" / "eval-set.jsonl"
 PEER = ROOT / "benchmarks" / "ofac_eval" / "peer.py"
@@ -79,22 +79,7 @@ def ranked_with_identifiers(
 ) -> list[tuple[str, float]]:
     """The name candidates scored with everything the query carries (DOB, country, type,
     ID numbers): how the screening ranks two parties with one name."""
-    return [
-        (
-            m.entity.entity_id,
-            evaluate(
-                query,
-                m.entity,
-                index.countries_of_entity(m.entity),
-                name_score=m.score,
-                exact=m.exact,
-                distinctive=m.distinctive,
-                rare=m.rare,
-                weights=policy.weights,
-            ).rank,
-        )
-        for m in candidates
-    ]
+    return [(m.entity.entity_id, evidence_of(index, policy, query, m).rank) for m in candidates]
 
 
 def ours(index: ScreeningIndex, policy: ScreeningPolicy, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from paykit import ProblemError
 
 from .domain import Decision, MatchView, Scored, Thresholds, decide, screenable, view
-from .index import Filters, ScreeningIndex
+from .index import Filters, Match, ScreeningIndex
 from .lists import ListHolder, ListShrankError
-from .matching import Query, Weights, evaluate
+from .matching import Evidence, Query, Weights, evaluate
 from .sdnfile import ListFormatError
 from .sources import ListSourceError
 
@@ -75,23 +75,27 @@ def screen(index: ScreeningIndex, policy: ScreeningPolicy, query: Query) -> list
         matches = index.search(query.name, limit=policy.matches_max * 3, min_score=review)
     scored = [
         Scored(
-            m,
-            evaluate(
-                query,
-                m.entity,
-                index.countries_of_entity(m.entity),
-                name_score=m.score,
-                exact=m.exact,
-                distinctive=m.distinctive,
-                rare=m.rare,
-                weights=policy.weights,
-            ),
-            index.source_versions.get(m.entity.source, index.version),
+            m, evidence_of(index, policy, query, m), index.source_versions.get(m.entity.source, index.version)
         )
         for m in matches
     ]
     scored.sort(key=lambda s: (-s.evidence.rank, s.match.entity.entity_id))
     return scored[: policy.matches_max]
+
+
+def evidence_of(index: ScreeningIndex, policy: ScreeningPolicy, query: Query, match: Match) -> Evidence:
+    """A name candidate weighed with everything the query carries (DOB, country, type, ID
+    numbers)."""
+    return evaluate(
+        query,
+        match.entity,
+        index.countries_of_entity(match.entity),
+        name_score=match.score,
+        exact=match.exact,
+        distinctive=match.distinctive,
+        rare=match.rare,
+        weights=policy.weights,
+    )
 
 
 def search(
