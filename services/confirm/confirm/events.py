@@ -3,15 +3,10 @@ written to the outbox in the same statement as that change."""
 
 from __future__ import annotations
 
-import json
-
 from paykit import format_minor
-from paykit.events import CloudEvent, new_event
-from paykit.events.envelope import CLOUDEVENTS_CONTENT_TYPE
-from paykit.telemetry import inject_headers
+from paykit.events import OutboxRow, new_event, outbox_row
 
 from .domain import State, Terms
-from .store import OutboxRow
 
 TOPIC = "payment-events"
 SOURCE = "/services/confirm"
@@ -43,9 +38,4 @@ def state_change(
             "reason": reason,
         },
     )
-    return _row(event, payment_id)
-
-
-def _row(event: CloudEvent, key: str) -> OutboxRow:
-    headers = inject_headers({"content-type": CLOUDEVENTS_CONTENT_TYPE})
-    return OutboxRow(event.id, TOPIC, key, event.to_json().decode(), json.dumps(headers))
+    return outbox_row(topic=TOPIC, key=payment_id, event=event)

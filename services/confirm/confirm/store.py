@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
+from paykit.events import OutboxRow, insert_for_each
 
 from .domain import Payment, State, Terms
 
 _COLUMNS = """payment_id, transaction_id, customer_id, amount_minor, currency, from_account,
     to_account, state, risk_decision, risk_score, risk_reasons, failure_code, failure_detail,
     bank_reference, bank_status, created_at, updated_at, confirmed_at, completed_at, authorized_at"""
-
-
-class OutboxRow(NamedTuple):
-    """A row of paykit's outbox table (paykit.events.outbox): written here in the statement
-    of the state change it reports, instead of in a transaction around the two."""
-
-    event_id: str
-    topic: str
-    key: str
-    event: str
-    headers: str
-
-
-def _and_event(changed: str, first: int) -> str:
-    """A WITH item writing the event for each row of `changed`, from parameters `first`..+4."""
-    a, b, c, d, e = (f"${first + i}" for i in range(5))
-    return f"""event AS (INSERT INTO outbox (event_id, topic, event_key, event, headers)
-                 SELECT {a}, {b}, {c}, {d}::text::jsonb, {e}::text::jsonb FROM {changed})"""
 
 
 def _payment(row: asyncpg.Record) -> Payment:
@@ -77,7 +60,7 @@ async def insert_payment(
               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
               ON CONFLICT (customer_id, transaction_id) DO NOTHING
               RETURNING {_COLUMNS}),
-            {_and_event("created", 10)}
+            {insert_for_each("created", 10)}
             SELECT * FROM created""",
         payment_id,
         terms.transaction_id,
@@ -196,7 +179,7 @@ async def transition(
         f"""WITH moved AS (
               UPDATE payments SET {", ".join(sets)} WHERE payment_id = $1 AND state = $2
               RETURNING {_COLUMNS}),
-            {_and_event("moved", len(values) + 1)}
+            {insert_for_each("moved", len(values) + 1)}
             SELECT * FROM moved""",
         *values,
         *event,

@@ -20,7 +20,7 @@ from .consumer import DEAD_LETTERS, BatchHandler, EventConsumer, Handler, Perman
 from .dlq import DeadLetter, list_dead_letters, replay_dead_letters
 from .envelope import CloudEvent, EnvelopeError, new_event
 from .kafka import KafkaTransport
-from .outbox import OutboxRelay, add_to_outbox
+from .outbox import OutboxRelay, OutboxRow, add_to_outbox, insert_for_each, outbox_row
 from .redis_streams import RedisStreamsTransport
 from .runner import consumers_from_settings, run_in_background, transport_from_settings
 from .transport import Delivery, Message, Transport, TransportError, dead_letter_topic
@@ -37,6 +37,7 @@ __all__ = [
     "KafkaTransport",
     "Message",
     "OutboxRelay",
+    "OutboxRow",
     "PermanentEventError",
     "RedisStreamsTransport",
     "Transport",
@@ -45,8 +46,10 @@ __all__ = [
     "classify",
     "consumers_from_settings",
     "dead_letter_topic",
+    "insert_for_each",
     "list_dead_letters",
     "new_event",
+    "outbox_row",
     "replay_dead_letters",
     "run_in_background",
     "transport_from_settings",

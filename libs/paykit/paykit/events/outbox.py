@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import asyncpg
 from opentelemetry import propagate, trace
@@ -50,12 +51,36 @@ PUBLISHED_RETENTION_S = 7 * 24 * 3600
 PURGE_INTERVAL_S = 60.0
 
 
+class OutboxRow(NamedTuple):
+    """The values of one outbox row, in the order of `_INSERT`'s parameters."""
+
+    event_id: str
+    topic: str
+    key: str
+    event: str
+    headers: str
+
+
+def outbox_row(*, topic: str, key: str, event: CloudEvent) -> OutboxRow:
+    """`event` as an outbox row, with the current trace in its headers."""
+    headers = inject_headers({"content-type": CLOUDEVENTS_CONTENT_TYPE})
+    return OutboxRow(event.id, topic, key, event.to_json().decode(), json.dumps(headers))
+
+
+def insert_for_each(changed: str, first: int) -> str:
+    """A WITH item inserting one outbox row (parameters `first`..`first`+4, an OutboxRow) for
+    each row of the WITH item `changed`: a state change and its event in one statement, with
+    no event when nothing changed."""
+    a, b, c, d, e = (f"${first + i}" for i in range(5))
+    return f"""event AS (INSERT INTO outbox (event_id, topic, event_key, event, headers)
+                 SELECT {a}, {b}, {c}, {d}::text::jsonb, {e}::text::jsonb FROM {changed})"""
+
+
 async def add_to_outbox(conn: asyncpg.Connection, *, topic: str, key: str, event: CloudEvent) -> None:
     """Record `event` for publication in the caller's transaction, with the current trace."""
     if not conn.is_in_transaction():
         raise RuntimeError("add_to_outbox must run inside the transaction of the state change")
-    headers = inject_headers({"content-type": CLOUDEVENTS_CONTENT_TYPE})
-    await conn.execute(_INSERT, event.id, topic, key, event.to_json().decode(), json.dumps(headers))
+    await conn.execute(_INSERT, *outbox_row(topic=topic, key=key, event=event))
 
 
 class OutboxRelay:
