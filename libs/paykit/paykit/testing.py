@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -191,6 +192,31 @@ async def running_app(
             transport=transport, base_url=base_url, timeout=30, headers=headers, auth=auth
         ) as client:
             yield client
+
+
+@asynccontextmanager
+async def served_over_loopback(app: FastAPI, **config: Any) -> AsyncIterator[str]:
+    """`app` served by a real uvicorn on a free loopback port (uvicorn.Config options in
+    `config`), for tests of what crosses a real socket; yields its base URL."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **config))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        for _ in range(500):  # up to 5 s
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def assert_operational(app: FastAPI, service: str) -> None:

@@ -3,19 +3,16 @@ spans of one trace (the instrumentation is installed once spans are exported).""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from paykit.config import ServiceSettings
 from paykit.http import ServiceClient
 from paykit.service import create_service_app
-from paykit.testing import fleet_identity
+from paykit.testing import fleet_identity, served_over_loopback
 
 
 @pytest.fixture
@@ -26,18 +23,8 @@ async def traced_url(span_exporter: InMemorySpanExporter) -> AsyncIterator[str]:
     async def probe() -> dict[str, bool]:
         return {"ok": True}
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):  # up to 5 s
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    await task
+    async with served_over_loopback(app) as url:
+        yield url
 
 
 async def test_a_call_and_the_request_it_makes_are_spans_of_the_callers_trace(

@@ -4,13 +4,12 @@ reused, a connection the callee closed while idle never fails the next call, tim
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from paykit.http import ServiceClient, ServiceTimeout
+from paykit.testing import served_over_loopback
 
 
 def _app() -> FastAPI:
@@ -31,21 +30,9 @@ def _app() -> FastAPI:
 
 @pytest.fixture
 async def server_url() -> AsyncIterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     # A short keep-alive: the server closes idle connections while the client still pools them.
-    config = uvicorn.Config(_app(), log_level="warning", timeout_keep_alive=0.2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):  # up to 5 s
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with served_over_loopback(_app(), timeout_keep_alive=0.2) as url:
+        yield url
 
 
 async def test_calls_reuse_a_connection_and_survive_the_server_closing_it(server_url: str) -> None:
