@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +27,10 @@ from tools.devstack.nginx import _self_signed, find_nginx, nginx_command
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_START_TIMEOUT_S = 10
+HOLD_TIMEOUT_S = 20
+CROWD_SETTLE_TIMEOUT_S = 10
+# Requests past the edge's in-flight limit in a crowd.
+CROWD_EXTRA = 5
 HIDDEN = ["/docs", "/redoc", "/openapi.json", "/metrics", "/ready", "/docs/oauth2-redirect"]
 
 pytestmark = pytest.mark.integration
@@ -46,9 +51,13 @@ def _free_port() -> int:
 
 @dataclass
 class Gateway:
-    """Stands in for the gateways: answers every request with JSON and records its path."""
+    """Stands in for the gateways: answers every request with JSON and records its path.
+    A request to /hold/... is answered only once `release` is set (a payment in progress);
+    one to /busy is refused the way a gateway sheds, with its own Retry-After."""
 
     paths: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 def _serve(gateway: Gateway) -> ThreadingHTTPServer:
@@ -57,8 +66,14 @@ def _serve(gateway: Gateway) -> ThreadingHTTPServer:
             gateway.paths.append(self.path)
             length = int(self.headers.get("content-length") or 0)
             self.rfile.read(length)
+            if self.path.startswith("/hold/"):
+                gateway.held.append(self.path)
+                gateway.release.wait(HOLD_TIMEOUT_S)
             body = json.dumps({"path": self.path}).encode()
-            self.send_response(200)
+            busy = self.path == "/busy"
+            self.send_response(503 if busy else 200)
+            if busy:
+                self.send_header("retry-after", "7")
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
             self.end_headers()
@@ -203,6 +218,101 @@ def test_the_local_edge_keeps_plain_http_with_the_same_headers_and_hidden_paths(
         assert login.headers["referrer-policy"] == "no-referrer"
         assert hidden == [404] * len(HIDDEN) and gateway.paths == ["/auth/login"]
     finally:
+        nginx.terminate()
+        nginx.wait(10)
+        upstream.shutdown()
+        upstream.server_close()
+
+
+def _edge_in_flight_max(conf: str) -> int:
+    found = re.search(r"limit_conn edge_in_flight (\d+);", conf)
+    assert found, "the edge bounds the requests inside the fleet"
+    return int(found.group(1))
+
+
+def _crowd(base_url: str, verify: ssl.SSLContext | bool, gateway: Gateway, limit: int) -> None:
+    """limit + CROWD_EXTRA payments at once while the fleet holds every one it admitted: the
+    extra ones are refused by the edge at once (503 OVERLOADED, Retry-After, the edge's
+    headers) while the admitted ones are still in progress, and those complete afterwards."""
+    gateway.release.clear()
+    gateway.held.clear()
+    total = limit + CROWD_EXTRA
+
+    def pay(number: int) -> httpx.Response:
+        with httpx.Client(base_url=base_url, verify=verify, trust_env=False, timeout=HOLD_TIMEOUT_S + 5) as client:
+            return client.post(f"/hold/{number}", json={})
+
+    with ThreadPoolExecutor(max_workers=total) as pool:
+        futures = [pool.submit(pay, number) for number in range(total)]
+        try:
+            deadline = time.monotonic() + CROWD_SETTLE_TIMEOUT_S
+            while sum(f.done() for f in futures) < CROWD_EXTRA or len(gateway.held) < limit:
+                assert time.monotonic() < deadline, (len(gateway.held), sum(f.done() for f in futures))
+                time.sleep(0.02)
+            shed = [f.result() for f in futures if f.done()]
+            assert len(gateway.held) == limit, "the fleet never holds more than the edge's limit"
+        finally:
+            gateway.release.set()
+        served = [f.result() for f in futures if f.result() not in shed]
+    assert len(shed) == CROWD_EXTRA
+    for answer in shed:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["code"] == "OVERLOADED"
+        assert answer.headers["retry-after"] == "1"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-request-id"]
+    assert [answer.status_code for answer in served] == [200] * limit
+
+
+def test_past_the_fleets_in_flight_limit_the_edge_sheds_at_once_with_retry_after(edge: Edge) -> None:
+    limit = _edge_in_flight_max((REPO / "nginx" / "nginx.conf").read_text())
+    _crowd(edge.https, edge.tls, edge.gateway, limit)
+
+
+def test_the_edge_limit_is_both_gateways_admission() -> None:
+    from gateway.main import GatewaySettings
+
+    compose_gateways = 2
+    conf = (REPO / "nginx" / "nginx.conf").read_text()
+    assert _edge_in_flight_max(conf) == compose_gateways * GatewaySettings().in_flight_max
+
+
+def test_a_gateways_own_refusal_keeps_its_retry_after(edge: Edge) -> None:
+    with httpx.Client(base_url=edge.https, verify=edge.tls, trust_env=False) as client:
+        busy = client.post("/busy", json={})
+    assert busy.status_code == 503
+    assert busy.headers.get_list("retry-after") == ["7"]
+
+
+def test_the_local_edge_sheds_past_its_gateways_admission_too(tmp_path: Path) -> None:
+    from tools.devstack.nginx import write_config
+
+    gateway = Gateway()
+    upstream = _serve(gateway)
+    http_port = _free_port()
+    gateways = (upstream.server_address[1],)
+    conf = write_config(tmp_path, gateways, [http_port], [_free_port()])
+    nginx = subprocess.Popen(
+        nginx_command(_nginx(), tmp_path, conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        base_url = f"http://127.0.0.1:{http_port}"
+        deadline = time.monotonic() + NGINX_START_TIMEOUT_S
+        while True:
+            try:
+                httpx.get(f"{base_url}/ping", trust_env=False)
+                break
+            except httpx.TransportError:
+                assert nginx.poll() is None and time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        from gateway.main import GatewaySettings
+
+        limit = _edge_in_flight_max(conf.read_text())
+        assert limit == len(gateways) * GatewaySettings().in_flight_max
+        _crowd(base_url, False, gateway, limit)
+    finally:
+        gateway.release.set()
         nginx.terminate()
         nginx.wait(10)
         upstream.shutdown()

@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 
 CERT_DAYS = 365
+# Each gateway's `in_flight_max` (services/gateway: GatewaySettings); the edge admits their sum.
+GATEWAY_IN_FLIGHT_MAX = 12
 # Debian and Fedora install nginx in /usr/sbin: on root's PATH, not on a user's.
 NGINX_OFF_PATH = (Path("/usr/sbin/nginx"),)
 
@@ -43,8 +45,24 @@ http {{
         on "max-age=63072000; includeSubDomains";
         default "";
     }}
+    map "$status:$upstream_http_retry_after" $edge_retry_after {{
+        "503:" 1;
+        "429:" 1;
+        default "";
+    }}
+
+    # Admission at the edge, as in nginx/nginx.conf: the gateways' in-flight limits together;
+    # past them a 503 OVERLOADED from nginx itself (529 only tells it apart below).
+    map $request_method $edge_fleet {{
+        default fleet;
+    }}
+    limit_conn_zone $edge_fleet zone=edge_in_flight:1m;
+    limit_conn_status 529;
+    limit_conn_log_level warn;
 
     upstream api_gateway {{
+        # The gateway with the fewest requests in progress: each admits only its own share.
+        least_conn;
 {upstreams}
         keepalive 16;
     }}
@@ -60,6 +78,13 @@ http {{
         add_header X-Content-Type-Options nosniff always;
         add_header Referrer-Policy no-referrer always;
         add_header Cache-Control $edge_cache_control always;
+        add_header Retry-After $edge_retry_after always;
+
+        error_page 529 =503 @overloaded;
+        location @overloaded {{
+            default_type application/problem+json;
+            return 503 '{{"title":"Service Unavailable","status":503,"code":"OVERLOADED","detail":"The fleet is at capacity; retry shortly with the same Idempotency-Key"}}';
+        }}
 
         location ~ ^/(docs|redoc|openapi\\.json|metrics|ready)(/|$) {{
             default_type application/problem+json;
@@ -67,6 +92,7 @@ http {{
         }}
 
         location / {{
+            limit_conn edge_in_flight {edge_in_flight_max};
             proxy_pass http://api_gateway;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -131,6 +157,7 @@ def write_config(
             user_line=user_line,
             prefix=prefix.resolve(),
             upstreams=upstreams,
+            edge_in_flight_max=GATEWAY_IN_FLIGHT_MAX * len(gateway_ports),
             listens="\n".join(
                 [f"        listen 127.0.0.1:{port};" for port in http_ports]
                 + [f"        listen 127.0.0.1:{port} ssl;" for port in https_ports]
