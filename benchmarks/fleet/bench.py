@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.fleet import cpu, hops, invariants, seed  # noqa: E402
+from benchmarks.fleet import cpu, hops, invariants, seed, statements  # noqa: E402
 from benchmarks.fleet.load import Load, StepResult, vegeta  # noqa: E402
 
 STEP_S = float(os.environ.get("BENCH_STEP_S", "10"))
@@ -127,11 +127,24 @@ def _pgserver_binary(name: str) -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
-def budget_phase(load: Load, rate: float, results: dict[str, object]) -> None:
-    """One constant-rate phase: latency quantiles, the per-hop budget and the CPU budget."""
+def budget_phase(
+    load: Load, rate: float, results: dict[str, object], pg_log: tuple[str, Path] | None = None
+) -> None:
+    """One constant-rate phase: latency quantiles, the per-hop budget and the CPU budget;
+    with `pg_log` (superuser URL, server log) also every statement Postgres ran."""
+    offset = 0
+    if pg_log:
+        offset = pg_log[1].stat().st_size
+        statements.enable(pg_log[0])
     before, cpu_before = hops.scrape(), cpu.snapshot()
     half = load.attack(rate, HALF_RATE_S)
     cpu_rows = cpu.per_payment(cpu_before, cpu.snapshot(), half.sent)
+    if pg_log:
+        statements.disable(pg_log[0])
+        table = statements.report(pg_log[1], offset, half.sent)
+        print("statements per payment (BENCH_PG_STATEMENTS; Postgres CPU inflated by logging):")
+        print(table, flush=True)
+        results["statements_per_payment"] = table
     print(f"  {half.line()}", flush=True)
     rows = hops.budget(before, hops.scrape(), half.sent)
     print("per-hop budget (mean time each service spent per call):")
@@ -197,7 +210,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
         only_rate = float(os.environ.get("BENCH_ONLY_RATE", "0"))
         if only_rate:
             print(f"one phase at {only_rate}/s (BENCH_ONLY_RATE): CPU and per-hop budget", flush=True)
-            budget_phase(load, only_rate, results)
+            pg_log = None
+            if os.environ.get("BENCH_PG_STATEMENTS") and fleet is not None:
+                pg_log = (superuser_url, work_dir / "fleet" / "postgres" / "log")
+            budget_phase(load, only_rate, results, pg_log)
         else:
             print("spread over all payers:", flush=True)
             steps = ladder(load, START_RATE, "spread")
