@@ -218,6 +218,45 @@ async def insert_pending_hold(conn: Conn, request: HoldRequest, expires_at: date
     return _hold(row) if row else None
 
 
+async def place_new_hold(conn: Conn, request: HoldRequest, at: datetime | None) -> Hold | None:
+    """The common case of hold placement in one statement (no transaction around it): a new
+    id, both accounts fit to move money and the payer's available balance covers the amount.
+    Reserves the amount and inserts the PENDING hold, expiring `expires_in_s` after `at` (the
+    database's clock when None), and returns it; None, having written nothing, in every
+    other case (the caller then runs the full transaction, which answers those). The checks
+    are those of `usecases._check_hold_accounts` and `reserve`; the payer's are evaluated on
+    its row as it is locked. The same id inserted concurrently raises UniqueViolationError,
+    which rolls the whole statement back, the reservation with it."""
+    row = await conn.fetchrow(
+        f"""WITH reserved AS (
+              UPDATE accounts payer SET held_minor = held_minor + $4, updated_at = now()
+               WHERE payer.account_number = $2 AND payer.account_type <> 'SYSTEM'
+                 AND payer.status = 'ACTIVE' AND payer.currency::text = $5::text
+                 AND ($6::text IS NULL OR payer.customer_id = $6::text)
+                 AND (payer.allow_negative OR payer.balance_minor - payer.held_minor >= $4)
+                 AND $2 <> $3
+                 AND EXISTS (SELECT 1 FROM accounts payee WHERE payee.account_number = $3
+                               AND payee.currency::text = $5::text AND payee.status <> 'CLOSED')
+                 AND NOT EXISTS (SELECT 1 FROM holds WHERE hold_id = $1)
+              RETURNING payer.account_number)
+            INSERT INTO holds (hold_id, account_number, to_account, amount_minor, currency, customer_id,
+                               status, expires_at)
+            SELECT $1, reserved.account_number, $3, $4, $5::text, $6::text, 'PENDING',
+                   COALESCE($7::timestamptz, now()) + make_interval(secs => $8)
+              FROM reserved
+            RETURNING {_HOLD_COLUMNS}""",
+        request.hold_id,
+        request.account_number,
+        request.to_account,
+        request.amount_minor,
+        request.currency,
+        request.customer_id,
+        at,
+        request.expires_in_s,
+    )
+    return _hold(row) if row else None
+
+
 async def lock_accounts(conn: Conn, account_numbers: Sequence[str]) -> None:
     """Row locks on the accounts a transaction will move, always in account-number order:
     every money-moving transaction takes them this way first, so none waits in a cycle.

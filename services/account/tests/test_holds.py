@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from account import usecases
 from account.main import AccountSettings, create_app
@@ -218,4 +219,90 @@ async def test_fifty_concurrent_holds_on_acc002(ledger: Ledger) -> None:
     account = await ledger.account("ACC002")
     assert (account["held_minor"], account["available_minor"]) == (800_000, 50_000)
     assert lowest[0] >= 0
+    await ledger.assert_consistent()
+
+
+async def test_the_same_new_hold_sent_at_once_holds_the_money_once(ledger: Ledger) -> None:
+    await ledger.open("A10", 10_000)
+    await ledger.open("B10", 0)
+    responses = await asyncio.gather(*(ledger.hold("pay-10", "A10", "B10", 3_000) for _ in range(10)))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.text for r in responses}) == 1  # every retry is the first outcome
+    account = await ledger.account("A10")
+    assert (account["held_minor"], account["available_minor"]) == (3_000, 7_000)
+    await ledger.assert_consistent()
+
+
+async def test_accounts_that_cannot_move_money_hold_nothing(ledger: Ledger) -> None:
+    for number in ("A11", "FROZEN11", "CLOSED11", "PAYEE11"):
+        await ledger.open(number, 10_000 if number != "PAYEE11" else 0)
+    await ledger.pool.execute("UPDATE accounts SET status = 'FROZEN' WHERE account_number = 'FROZEN11'")
+    await ledger.pool.execute("UPDATE accounts SET status = 'CLOSED' WHERE account_number = 'CLOSED11'")
+    for hold_id, payer, payee in (("f1", "FROZEN11", "PAYEE11"), ("f2", "A11", "CLOSED11")):
+        refused = await ledger.hold(hold_id, payer, payee, 100)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "ACCOUNT_NOT_ACTIVE"
+        assert (await ledger.client.get(f"/holds/{hold_id}")).status_code == 404
+    # A frozen account may still be paid into; only a closed one may not.
+    assert (await ledger.hold("f3", "A11", "FROZEN11", 100)).status_code == 201
+    assert [(await ledger.account(n))["held_minor"] for n in ("A11", "FROZEN11")] == [100, 0]
+    await ledger.assert_consistent()
+
+
+async def test_a_new_hold_is_placed_from_the_databases_clock(ledger: Ledger) -> None:
+    await ledger.open("A12", 10_000)
+    await ledger.open("B12", 0)
+    before = await ledger.pool.fetchval("SELECT now()")
+    placed = await ledger.hold("pay-12", "A12", "B12", 100, expires_in_s=600)
+    after = await ledger.pool.fetchval("SELECT now()")
+    expires_at = datetime.fromisoformat(placed.json()["expires_at"])
+    assert before + timedelta(seconds=600) <= expires_at <= after + timedelta(seconds=600)
+
+
+async def test_the_one_statement_placement_declines_every_case_it_does_not_own(ledger: Ledger) -> None:
+    """Anything but a new id on good accounts with the money there is left, with nothing
+    written, to the full transaction that answers it (tested above over HTTP)."""
+    from account import store
+    from account.domain import HoldRequest
+
+    await ledger.open("A13", 1_000, customer_id="cust_a13")
+    await ledger.open("B13", 0)
+    await ledger.open("FROZEN13", 1_000)
+    await ledger.open("CLOSED13", 0)
+    await ledger.pool.execute("UPDATE accounts SET status = 'FROZEN' WHERE account_number = 'FROZEN13'")
+    await ledger.pool.execute("UPDATE accounts SET status = 'CLOSED' WHERE account_number = 'CLOSED13'")
+    assert (await ledger.hold("known13", "A13", "B13", 100)).status_code == 201
+
+    def request(**change: Any) -> HoldRequest:
+        base = {
+            "hold_id": "new13",
+            "account_number": "A13",
+            "to_account": "B13",
+            "amount_minor": 100,
+            "currency": "USD",
+            "customer_id": "cust_a13",
+            "expires_in_s": 60,
+        }
+        return HoldRequest(**(base | change))
+
+    declined = [
+        request(hold_id="known13"),
+        request(account_number="FROZEN13", customer_id=None),
+        request(to_account="CLOSED13"),
+        request(to_account="NOPE"),
+        request(account_number="NOPE"),
+        request(account_number="SYS-FUNDING-USD", customer_id=None),
+        request(currency="EUR"),
+        request(customer_id="cust_other"),
+        request(to_account="A13"),
+        request(amount_minor=901),
+    ]
+    async with ledger.pool.acquire() as conn:
+        for case in declined:
+            assert await store.place_new_hold(conn, case, None) is None, case
+        assert (await ledger.account("A13"))["held_minor"] == 100
+        assert await conn.fetchval("SELECT count(*) FROM holds") == 1
+        placed = await store.place_new_hold(conn, request(amount_minor=900), None)
+    assert placed is not None and (placed.status, placed.amount_minor) == ("PENDING", 900)
+    assert await ledger.available("A13") == 0
     await ledger.assert_consistent()
