@@ -502,3 +502,17 @@ async def test_a_poisoned_event_in_a_batch_is_dead_lettered_and_the_rest_applied
     assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", poison[0].id) == 0
     await consumer.run_once()
     assert await effects(pool, "audit") == {e.id: 1 for e in healthy}
+
+
+async def test_an_idle_relay_publishes_what_is_committed_after_it_went_idle(pool, new_transport, topic):
+    relay = OutboxRelay(pool, new_transport())
+    assert await relay.run_once() == 0
+    assert await relay.run_once() == 0  # idle: looks before it claims
+    events = await produce(pool, topic, 3)
+    await produce(pool, topic, 2, commit=False)  # rolled back: never published
+    assert await relay.run_once() == 3
+    assert await relay.run_once() == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    consumer = consumer_for(pool, new_transport(), topic, "audit")
+    await drain_until([consumer], lambda: _has(pool, "audit", events))
+    assert await effects(pool, "audit") == {e.id: 1 for e in events}

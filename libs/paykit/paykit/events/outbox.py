@@ -42,6 +42,9 @@ ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
+# Outside a transaction: an idle relay learns there is nothing to publish in one round trip
+# instead of three (BEGIN, the claim, COMMIT), several times a second in every service.
+_ANY_UNPUBLISHED = "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
 _MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
 _PURGE = """
 DELETE FROM outbox WHERE id IN (
@@ -103,14 +106,21 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.published_retention_s = published_retention_s
         self._next_purge = 0.0
+        self._idle = False  # the last run found nothing to publish
 
     async def run_once(self) -> int:
-        """Publish up to one batch; returns how many rows were published and marked."""
+        """Publish up to one batch; returns how many rows were published and marked. After a
+        run that found nothing, a cheap look outside a transaction comes first; the claim
+        itself (locking, publishing, marking) is always the transaction below."""
+        if self._idle and not await self._pool.fetchval(_ANY_UNPUBLISHED):
+            await self._purge_when_due()
+            return 0
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(_CLAIM, self._batch_size_max)
             published = await self._publish(rows) if rows else 0
             if published:
                 await conn.execute(_MARK, [row["id"] for row in rows[:published]])
+        self._idle = not rows
         if not rows:
             await self._purge_when_due()
         return published
