@@ -187,6 +187,29 @@ async def transition(
     return _payment(row) if row else None
 
 
+async def move_through(
+    conn: asyncpg.Connection,
+    payment_id: str,
+    expected: State,
+    steps: list[State],
+    events: list[OutboxRow],
+) -> Payment | None:
+    """Compare-and-set through `steps` (no fields change), each step with its event, in one
+    statement: all of them or none. None (and no event) if the payment was not in
+    `expected`; a step that cannot follow the one before raises and undoes them all."""
+    if not steps or len(steps) != len(events):
+        raise ValueError("one event per step")
+    row = await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM move_payment_through($1, $2, $3::text[], $4::text[], $5::text[],
+                                                        $6::text[], $7::text[], $8::text[])""",
+        payment_id,
+        expected.value,
+        [step.value for step in steps],
+        *([list(column) for column in zip(*events, strict=True)]),
+    )
+    return _payment(row) if row else None
+
+
 async def record_risk(
     conn: asyncpg.Connection, payment_id: str, decision: str, score: int, reasons: list[dict[str, Any]]
 ) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import asyncpg
+import pytest
 from confirm import store
 from confirm.domain import State
 from confirm.events import state_change
+from paykit.events import OutboxRow
 
 from .conftest import World, headers, payment
 
@@ -55,3 +58,44 @@ async def test_each_event_says_what_the_change_was(world: World) -> None:
     ]
     assert events[-1]["reason"] == answer.json()["reason"]
     assert {e["amount"] for e in events} == {"100.00"}
+
+
+async def test_a_move_through_states_is_one_change_with_every_event_or_none(world: World) -> None:
+    created = await world.confirm.post("/payments", json=payment(), headers=headers("through"))
+    payment_id = created.json()["payment_id"]
+    found = await store.get(world.app.state.deps.pool, payment_id)
+    assert found is not None
+    start = State.REQUIRES_CONFIRMATION
+
+    def events(*steps: State) -> list[OutboxRow]:
+        previous = [start, *steps]
+        return [
+            state_change(payment_id, found.terms, s, p, None) for s, p in zip(steps, previous, strict=False)
+        ]
+
+    async with world.confirm_db.acquire() as conn:
+        # Not in the expected state: nothing changes, no event.
+        missed = await store.move_through(
+            conn, payment_id, State.FUNDS_HELD, [State.PROCESSING], events(State.PROCESSING)
+        )
+        assert missed is None
+        # An illegal step after a legal one: the statement fails whole.
+        illegal = [State.FUNDS_HELD, State.COMPLETED]
+        with pytest.raises(asyncpg.CheckViolationError):
+            await store.move_through(conn, payment_id, start, illegal, events(*illegal))
+        assert (await store.get(conn, payment_id)).state is start  # type: ignore[union-attr]
+        assert [e["state"] for e in await _events(world, payment_id)] == ["REQUIRES_CONFIRMATION"]
+        steps = [State.FUNDS_HELD, State.PROCESSING]
+        moved = await store.move_through(conn, payment_id, start, steps, events(*steps))
+        history = await store.history(conn, payment_id)
+    assert moved is not None and moved.state is State.PROCESSING
+    assert [(e["previous_state"], e["state"]) for e in await _events(world, payment_id)] == [
+        (None, "REQUIRES_CONFIRMATION"),
+        ("REQUIRES_CONFIRMATION", "FUNDS_HELD"),
+        ("FUNDS_HELD", "PROCESSING"),
+    ]
+    assert [(h["from"], h["to"]) for h in history] == [
+        (None, "REQUIRES_CONFIRMATION"),
+        ("REQUIRES_CONFIRMATION", "FUNDS_HELD"),
+        ("FUNDS_HELD", "PROCESSING"),
+    ]
