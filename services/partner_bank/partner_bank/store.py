@@ -79,34 +79,43 @@ async def get_account(conn: asyncpg.Connection, account_number: str) -> asyncpg.
     )
 
 
+async def get_accounts(conn: asyncpg.Connection, *account_numbers: str) -> dict[str, asyncpg.Record]:
+    """Several accounts in one round trip, by number; a missing one is absent."""
+    rows = await conn.fetch(
+        """SELECT account_number, holder_name, currency, balance_minor, updated_at
+           FROM bank_accounts WHERE account_number = ANY($1::text[])""",
+        list(account_numbers),
+    )
+    return {row["account_number"]: row for row in rows}
+
+
 def snapshot(row: asyncpg.Record | None) -> AccountSnapshot | None:
     if row is None:
         return None
     return AccountSnapshot(row["account_number"], row["currency"].strip(), row["balance_minor"])
 
 
-async def debit(conn: asyncpg.Connection, account_number: str, amount_minor: int) -> bool:
-    """Take money out only if it is there; False when the balance does not cover it."""
-    moved = await conn.fetchval(
-        """UPDATE bank_accounts SET balance_minor = balance_minor - $2, updated_at = now()
-           WHERE account_number = $1 AND balance_minor >= $2
-           RETURNING 1""",
-        account_number,
+async def move(conn: asyncpg.Connection, from_account: str, to_account: str, amount_minor: int) -> bool:
+    """Debit only if the money is there, and credit the payee, in one statement; False (and
+    nothing moved) when the balance does not cover it."""
+    if from_account == to_account:
+        raise ValueError("a transfer moves money between two accounts")
+    row = await conn.fetchrow(
+        """WITH debited AS (
+              UPDATE bank_accounts SET balance_minor = balance_minor - $3, updated_at = now()
+               WHERE account_number = $1 AND balance_minor >= $3 RETURNING 1),
+           credited AS (
+              UPDATE bank_accounts SET balance_minor = balance_minor + $3, updated_at = now()
+               WHERE account_number = $2 AND EXISTS (SELECT 1 FROM debited) RETURNING 1)
+           SELECT (SELECT count(*) FROM debited) AS debited, (SELECT count(*) FROM credited) AS credited""",
+        from_account,
+        to_account,
         amount_minor,
     )
-    return moved is not None
-
-
-async def credit(conn: asyncpg.Connection, account_number: str, amount_minor: int) -> None:
-    status = await conn.execute(
-        """UPDATE bank_accounts SET balance_minor = balance_minor + $2, updated_at = now()
-           WHERE account_number = $1""",
-        account_number,
-        amount_minor,
-    )
-    if status != "UPDATE 1":
+    if row["debited"] != row["credited"]:
         # The payee was read under the same lock a moment ago: this is a bug, not a decline.
-        raise RuntimeError(f"credit touched {status!r} instead of one account")
+        raise RuntimeError(f"debited {row['debited']} and credited {row['credited']} accounts")
+    return bool(row["debited"])
 
 
 async def lock_faults(conn: asyncpg.Connection) -> None:

@@ -103,14 +103,14 @@ async def _execute(
                     409, "REFERENCE_CONFLICT", "This reference was already used for a different transfer"
                 )
             return TransferOutcome(existing, replayed=True)
-        payer = store.snapshot(await store.get_account(conn, command.from_account))
-        payee = store.snapshot(await store.get_account(conn, command.to_account))
+        accounts = await store.get_accounts(conn, command.from_account, command.to_account)
+        payer = store.snapshot(accounts.get(command.from_account))
+        payee = store.snapshot(accounts.get(command.to_account))
         rejection = screen_transfer(command, payer, payee, policy, decline_code)
-        if rejection is None:
-            if await store.debit(conn, command.from_account, command.amount_minor):
-                await store.credit(conn, command.to_account, command.amount_minor)
-            else:
-                rejection = INSUFFICIENT_FUNDS
+        if rejection is None and not await store.move(
+            conn, command.from_account, command.to_account, command.amount_minor
+        ):
+            rejection = INSUFFICIENT_FUNDS
         row = await store.insert_transfer(
             conn,
             reference=command.reference,
