@@ -81,3 +81,19 @@ async def test_correlation_and_trace_context_travel(span_exporter: object) -> No
     assert seen[0].headers["x-correlation-id"] == "corr-42"
     assert seen[0].headers["traceparent"].startswith("00-")
     await client.aclose()
+
+
+async def test_paths_join_the_base_url_as_httpx_joins_them_every_time() -> None:
+    seen, transport = counting(200)
+    client = ServiceClient("svc", "http://svc:8080/api", transport=transport)
+    await client.call("GET", "/parties", params={"payer": "c-1"})
+    await client.call("GET", "/parties", params={"payer": "c-2"})
+    await client.call("GET", "holds/h-1")
+    await client.call("GET", "/parties")
+    assert [str(r.url) for r in seen] == [
+        "http://svc:8080/api/parties?payer=c-1",
+        "http://svc:8080/api/parties?payer=c-2",
+        "http://svc:8080/api/holds/h-1",
+        "http://svc:8080/api/parties",
+    ]
+    await client.aclose()
