@@ -9,6 +9,7 @@ import httpx
 from paykit import deadline
 from paykit.context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, current_correlation_id
 from paykit.errors import ProblemError
+from paykit.http import KEEPALIVE_S, service_transport
 from paykit.identity import ServiceIdentity
 from paykit.telemetry import inject_headers
 
@@ -27,11 +28,13 @@ class Upstream:
         self.name = name
         self._timeout_s = timeout_s
         self.identity = identity
+        # Idle connections go before the callee's 5 s keep-alive closes them (as ServiceClient's).
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_S)
         self._client = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=2.0),
-            transport=transport,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=transport or service_transport(base_url, limits),
+            limits=limits,
         )
 
     async def aclose(self) -> None:
