@@ -125,7 +125,8 @@ async def client_loop(variant: str, url: str, calls: int, server_pid: int) -> di
         close = service.aclose
 
     for n in range(WARMUP_CALLS):
-        assert await one(n) == 200
+        status = await one(n)
+        assert status == 200, status
     server_before = process_cpu_s(server_pid)
     client_before = time.process_time()
     wall_before = time.perf_counter()
