@@ -33,6 +33,8 @@ from typing import Any, cast
 import httptools
 import httpx
 
+from .telemetry import traced_transport
+
 # Inter-service answers are small JSON documents; anything near this is a bug or an attack.
 RESPONSE_BYTES_MAX = 16 * 1024 * 1024
 RESPONSE_HEAD_BYTES_MAX = 64 * 1024
@@ -408,7 +410,7 @@ def service_transport(base_url: str, limits: httpx.Limits) -> httpx.AsyncBaseTra
     """The transport for calls to `base_url`; None (httpx's default) unless it is plain http."""
     if httpx.URL(base_url).scheme != "http":
         return None
-    return ServiceTransport(limits)
+    return traced_transport(ServiceTransport(limits))
 
 
 __all__ = ("RESPONSE_BYTES_MAX", "ServiceTransport", "service_transport")

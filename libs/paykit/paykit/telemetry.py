@@ -16,6 +16,7 @@ import random
 from collections.abc import Sequence
 from contextvars import Token
 
+import httpx
 from fastapi import FastAPI
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -119,6 +120,16 @@ def _instrument_libraries() -> None:
             instrumentor.instrument()
         except Exception:  # an instrumentation must never stop a payment service from starting
             log.warning("instrumentation %s failed", type(instrumentor).__name__, exc_info=True)
+
+
+def traced_transport(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    """`transport` with a client span per call while spans are exported. httpx's instrumentation
+    wraps only httpx's own transports; paykit's service transport is wrapped here instead."""
+    if not _libraries_instrumented:
+        return transport
+    from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
+
+    return AsyncOpenTelemetryTransport(transport)
 
 
 def instrument_app(app: FastAPI) -> None:
