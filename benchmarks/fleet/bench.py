@@ -128,7 +128,11 @@ def _pgserver_binary(name: str) -> str | None:
 
 
 def budget_phase(
-    load: Load, rate: float, results: dict[str, object], pg_log: tuple[str, Path] | None = None
+    load: Load,
+    rate: float,
+    results: dict[str, object],
+    pg_log: tuple[str, Path] | None = None,
+    roots: set[int] | None = None,
 ) -> None:
     """One constant-rate phase: latency quantiles, the per-hop budget and the CPU budget;
     with `pg_log` (superuser URL, server log) also every statement Postgres ran."""
@@ -136,9 +140,9 @@ def budget_phase(
     if pg_log:
         offset = pg_log[1].stat().st_size
         statements.enable(pg_log[0])
-    before, cpu_before = hops.scrape(), cpu.snapshot()
+    before, cpu_before = hops.scrape(), cpu.snapshot(roots)
     half = load.attack(rate, HALF_RATE_S)
-    cpu_rows = cpu.per_payment(cpu_before, cpu.snapshot(), half.sent)
+    cpu_rows = cpu.per_payment(cpu_before, cpu.snapshot(roots), half.sent)
     if pg_log:
         statements.disable(pg_log[0])
         table = statements.report(pg_log[1], offset, half.sent)
@@ -161,6 +165,19 @@ def budget_phase(
         "p99_ms": round(p99 * 1000, 1),
         "p99_over_p50": round(p99 / p50, 2) if p50 else None,
     }
+
+
+def _fleet_processes(fleet: object | None, work_dir: Path) -> set[int] | None:
+    """The processes whose CPU is the fleet's: this one's descendants (services, Redis,
+    nginx, vegeta) and the embedded Postgres server's. None (every process on the machine
+    with a fleet name) for a fleet started elsewhere (FLEET_URL)."""
+    if fleet is None:
+        return None
+    roots = {os.getpid()}
+    postmaster = cpu.postmaster_pid(work_dir / "fleet" / "postgres")
+    if postmaster is not None:
+        roots.add(postmaster)
+    return roots
 
 
 def load_conditions() -> str:
@@ -202,6 +219,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
     results["service_env"] = os.environ.get("BENCH_SERVICE_ENV", "")
     try:
         database_url = _database_url(superuser_url)
+        roots = _fleet_processes(fleet, work_dir)
         seed.seed(database_url, customers)
         payers = seed.payers(database_url, customers)
         load = Load(vegeta_bin, url, payers, work_dir)
@@ -213,7 +231,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
             pg_log = None
             if os.environ.get("BENCH_PG_STATEMENTS") and fleet is not None:
                 pg_log = (superuser_url, work_dir / "fleet" / "postgres" / "log")
-            budget_phase(load, only_rate, results, pg_log)
+            budget_phase(load, only_rate, results, pg_log, roots)
         else:
             print("spread over all payers:", flush=True)
             steps = ladder(load, START_RATE, "spread")
@@ -222,7 +240,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
             results["sustained_confirms_per_s"] = round(sustained, 1)
             results["steps"] = [s.line() for s in steps]
             if top:
-                budget_phase(load, max(1.0, top.rate / 2), results)
+                budget_phase(load, max(1.0, top.rate / 2), results, roots=roots)
 
             print("one hot account:", flush=True)
             hot_steps = ladder(load, max(2.0, START_RATE / 2), "hot", hot=payers[0])

@@ -33,19 +33,56 @@ def _label(cmdline: bytes) -> str | None:
     return None
 
 
-def snapshot() -> Snapshot:
-    totals: Snapshot = {}
+def _stats() -> dict[int, list[str]]:
+    """pid -> the fields of /proc/pid/stat after the command name (which may hold spaces):
+    ppid is the 2nd of them, utime the 12th, stime the 13th."""
+    out: dict[int, list[str]] = {}
     for entry in PROC.iterdir():
-        if not entry.name.isdigit():
+        if entry.name.isdigit():
+            try:
+                out[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone in between
+    return out
+
+
+def _descendants(stats: dict[int, list[str]], roots: set[int]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    found, todo = set(), [pid for pid in roots if pid in stats]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The pid of the Postgres server of `data_dir` (pg_ctl detaches it from whoever started it)."""
+    try:
+        return int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def snapshot(roots: set[int] | None = None) -> Snapshot:
+    """CPU seconds by process label. With `roots`, only those processes and their descendants
+    count: other work on the machine (another checkout's test Postgres, Redis, uvicorn) has
+    the same names and would otherwise be billed to the fleet."""
+    stats = _stats()
+    allowed = _descendants(stats, roots) if roots is not None else None
+    totals: Snapshot = {}
+    for pid, fields in stats.items():
+        if allowed is not None and pid not in allowed:
             continue
         try:
-            label = _label((entry / "cmdline").read_bytes())
-            if label is None:
-                continue
-            # Fields after the command name, which may itself hold spaces: utime is 14th, stime 15th.
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            label = _label((PROC / str(pid) / "cmdline").read_bytes())
         except OSError:
-            continue  # gone in between
+            continue
+        if label is None:
+            continue
         cpu_s = (int(fields[11]) + int(fields[12])) / TICKS_PER_S
         totals[label] = totals.get(label, 0.0) + cpu_s
     return totals
