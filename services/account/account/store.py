@@ -178,11 +178,22 @@ async def insert_account(conn: Conn, account_number: str, customer_id: str, curr
 # --- Holds ------------------------------------------------------------------------------
 
 
-async def clock_and_locked_hold(conn: Conn, hold_id: str) -> tuple[datetime, Hold | None]:
+async def clock_and_locked_hold(
+    conn: Conn, hold_id: str, *, lock_accounts_if_pending: bool = False
+) -> tuple[datetime, Hold | None]:
     """The database's clock (the transaction's start) and the hold, locked for the rest of the
-    transaction, in one round trip: every hold use case starts with both."""
+    transaction, in one round trip: every hold use case starts with both. With
+    `lock_accounts_if_pending`, a pending hold's two accounts are locked too, after the hold
+    and in `lock_accounts`' order (what a capture takes before it moves money)."""
+    accounts = (
+        """(SELECT count(*) FROM (SELECT 1 FROM accounts
+              WHERE h.status = 'PENDING' AND account_number IN (h.account_number, h.to_account)
+              ORDER BY account_number FOR NO KEY UPDATE) AS locked)"""
+        if lock_accounts_if_pending
+        else "0"
+    )
     row = await conn.fetchrow(
-        f"""SELECT now() AS clock, h.* FROM (SELECT 1) AS one
+        f"""SELECT now() AS clock, {accounts} AS accounts_locked, h.* FROM (SELECT 1) AS one
               LEFT JOIN LATERAL (SELECT {_HOLD_COLUMNS} FROM holds WHERE hold_id = $1 FOR UPDATE) AS h
                 ON true""",
         hold_id,
@@ -190,7 +201,7 @@ async def clock_and_locked_hold(conn: Conn, hold_id: str) -> tuple[datetime, Hol
     clock: datetime = row["clock"]
     if row["hold_id"] is None:
         return clock, None
-    return clock, _hold({key: value for key, value in row.items() if key != "clock"})
+    return clock, _hold({key: value for key, value in row.items() if key not in ("clock", "accounts_locked")})
 
 
 async def get_hold(conn: Conn, hold_id: str, *, for_update: bool = False) -> Hold | None:
@@ -336,6 +347,38 @@ async def resolve_hold(
     )
     if row is None:
         raise RuntimeError(f"hold {hold_id} was not pending")
+    return _hold(row)
+
+
+async def post_capture(
+    conn: Conn, hold: Hold, captured_minor: int, legs: Sequence[tuple[str, int]], at: datetime
+) -> Hold:
+    """A pending hold's capture in one statement: its journal entry and postings (as
+    `insert_entry` writes them) and the hold resolved POSTED with that entry. The caller has
+    locked the hold and both accounts and released the held amount."""
+    row = await conn.fetchrow(
+        f"""WITH entry AS (
+               INSERT INTO journal_entries (entry_id, kind, reference, description)
+               VALUES (gen_random_uuid()::text, 'CAPTURE', $1, $2) RETURNING entry_id),
+           legs AS (
+               INSERT INTO postings (entry_id, account_number, amount_minor, currency)
+               SELECT entry.entry_id, leg.account_number, leg.amount_minor, $5
+                 FROM entry, unnest($3::text[], $4::bigint[]) WITH ORDINALITY
+                      AS leg (account_number, amount_minor, n)
+                ORDER BY leg.n)
+           UPDATE holds SET status = 'POSTED', captured_minor = $6, failure_code = NULL,
+                            entry_id = (SELECT entry_id FROM entry), resolved_at = $7
+            WHERE hold_id = $1 AND status = 'PENDING' RETURNING {_HOLD_COLUMNS}""",
+        hold.hold_id,
+        f"Payment {hold.hold_id}",
+        [account for account, _ in legs],
+        [amount for _, amount in legs],
+        hold.currency,
+        captured_minor,
+        at,
+    )
+    if row is None:
+        raise RuntimeError(f"hold {hold.hold_id} was not pending")
     return _hold(row)
 
 

@@ -236,15 +236,16 @@ async def capture_hold(
 ) -> HoldResult:
     """Post the hold (or part of it, releasing the rest). The first outcome is final."""
     async with pool.acquire() as conn, conn.transaction():
-        at, found = await _clock_and_hold(conn, hold_id, now)
+        # A pending hold's two accounts are locked with it, in the one global order, before
+        # any row moves: a capture A->B and a capture B->A then queue on the same first lock
+        # instead of deadlocking.
+        clock, found = await store.clock_and_locked_hold(conn, hold_id, lock_accounts_if_pending=True)
+        at = now or clock
         hold = _found(found)
         if hold.status == POSTED:
             return HoldResult(hold, fresh=False)
         if hold.status != PENDING:
             raise _already_resolved(hold)
-        # Both accounts in the one global order before any row moves: a capture A->B and a
-        # capture B->A then queue on the same first lock instead of deadlocking.
-        await store.lock_accounts(conn, [hold.account_number, hold.to_account])
         if hold.expires_at <= at:
             hold = await _expire(conn, hold, at)
         else:
@@ -252,17 +253,7 @@ async def capture_hold(
             domain.check_transition(hold.status, POSTED)
             # Release the hold before the debit, so available never dips below zero between them.
             await store.unreserve(conn, hold.account_number, hold.amount_minor)
-            entry_id = await store.insert_entry(
-                conn,
-                "CAPTURE",
-                domain.capture_postings(hold, captured),
-                hold.currency,
-                reference=hold.hold_id,
-                description=f"Payment {hold.hold_id}",
-            )
-            hold = await store.resolve_hold(
-                conn, hold_id, POSTED, at, captured_minor=captured, entry_id=entry_id
-            )
+            hold = await store.post_capture(conn, hold, captured, domain.capture_postings(hold, captured), at)
     if hold.status == EXPIRED:
         HOLDS_TOTAL.labels("expired").inc()
         raise _already_resolved(hold)
