@@ -141,7 +141,10 @@ class KafkaBroker:
         props.write_text(server_properties(self.data_dir, self.port, self.controller_port))
         cluster_id = _kafka_uuid()
         subprocess.run(
-            self._java(STORAGE_TOOL_MAIN, "format", "-t", cluster_id, "-c", str(props), "--standalone"),
+            # `--cluster-id=...` in one word: an id starting with "-" (1 in 64) is not an option.
+            self._java(
+                STORAGE_TOOL_MAIN, "format", f"--cluster-id={cluster_id}", "-c", str(props), "--standalone"
+            ),
             check=True,
             timeout=FORMAT_TIMEOUT_S,
             stdout=subprocess.DEVNULL,
