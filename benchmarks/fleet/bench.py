@@ -180,6 +180,23 @@ def _fleet_processes(fleet: object | None, work_dir: Path) -> set[int] | None:
     return roots
 
 
+def _server_settings(superuser_url: str, spec: str) -> None:
+    """BENCH_PG_SETTINGS="plan_cache_mode=force_generic_plan,...": server settings to try, set
+    with ALTER SYSTEM and a reload before the load (sessions already open take them too)."""
+    import psycopg
+    from psycopg import sql
+
+    pairs = [item.strip().partition("=") for item in spec.split(",") if item.strip()]
+    if not pairs:
+        return
+    with psycopg.connect(superuser_url, autocommit=True, connect_timeout=10) as conn:
+        for name, _, value in pairs:
+            statement = sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            conn.execute(statement)
+        conn.execute("SELECT pg_reload_conf()")
+    print(f"  Postgres settings for this run: {spec}", flush=True)
+
+
 def load_conditions() -> str:
     load1, load5, _ = os.getloadavg()
     return f"{os.cpu_count()} cores, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) at start"
@@ -220,6 +237,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
     try:
         database_url = _database_url(superuser_url)
         roots = _fleet_processes(fleet, work_dir)
+        _server_settings(superuser_url, os.environ.get("BENCH_PG_SETTINGS", ""))
         seed.seed(database_url, customers)
         payers = seed.payers(database_url, customers)
         load = Load(vegeta_bin, url, payers, work_dir)
