@@ -301,14 +301,13 @@ class ServiceTransport(httpx.AsyncBaseTransport):
             answered = True
         finally:
             self._release(connection, reusable, answered)
-        response = httpx.Response(
+        # Read whole already; httpx still reads (and decodes, and times) it as it reads any.
+        return httpx.Response(
             status,
             headers=answer.headers,
             stream=httpx.ByteStream(b"".join(answer.body)),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason.strip()},
         )
-        response.read()  # decoded here, so httpx's own read of it returns at once
-        return response
 
     async def aclose(self) -> None:
         self._closed = True

@@ -109,6 +109,7 @@ async def test_calls_reuse_a_connection_and_survive_the_server_closing_it(server
         first = await client.call("POST", "/echo", json=body)
         second = await client.call("POST", "/echo", json={"n": 2})
         assert first.json()["body"] == body and second.json()["body"] == {"n": 2}
+        assert first.elapsed.total_seconds() > 0, "read as httpx reads it, so httpx times it"
         assert first.json()["port"] == second.json()["port"], "the pooled connection is reused"
         await asyncio.sleep(0.5)  # the server has closed the idle connection by now
         # A POST without a key is never retried: it must not be sent on the dead connection.
