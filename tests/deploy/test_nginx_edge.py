@@ -239,7 +239,9 @@ def _crowd(base_url: str, verify: ssl.SSLContext | bool, gateway: Gateway, limit
     total = limit + CROWD_EXTRA
 
     def pay(number: int) -> httpx.Response:
-        with httpx.Client(base_url=base_url, verify=verify, trust_env=False, timeout=HOLD_TIMEOUT_S + 5) as client:
+        with httpx.Client(
+            base_url=base_url, verify=verify, trust_env=False, timeout=HOLD_TIMEOUT_S + 5
+        ) as client:
             return client.post(f"/hold/{number}", json={})
 
     with ThreadPoolExecutor(max_workers=total) as pool:

@@ -7,6 +7,7 @@ routes inside; unlike it, plain HTTP on localhost is served, for the README's cu
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +15,15 @@ from pathlib import Path
 CERT_DAYS = 365
 # Each gateway's `in_flight_max` (services/gateway: GatewaySettings); the edge admits their sum.
 GATEWAY_IN_FLIGHT_MAX = 12
+OVERLOADED_BODY = json.dumps(
+    {
+        "title": "Service Unavailable",
+        "status": 503,
+        "code": "OVERLOADED",
+        "detail": "The fleet is at capacity; retry shortly with the same Idempotency-Key",
+    },
+    separators=(",", ":"),
+)
 # Debian and Fedora install nginx in /usr/sbin: on root's PATH, not on a user's.
 NGINX_OFF_PATH = (Path("/usr/sbin/nginx"),)
 
@@ -83,7 +93,7 @@ http {{
         error_page 529 =503 @overloaded;
         location @overloaded {{
             default_type application/problem+json;
-            return 503 '{{"title":"Service Unavailable","status":503,"code":"OVERLOADED","detail":"The fleet is at capacity; retry shortly with the same Idempotency-Key"}}';
+            return 503 '{overloaded_body}';
         }}
 
         location ~ ^/(docs|redoc|openapi\\.json|metrics|ready)(/|$) {{
@@ -158,6 +168,7 @@ def write_config(
             prefix=prefix.resolve(),
             upstreams=upstreams,
             edge_in_flight_max=GATEWAY_IN_FLIGHT_MAX * len(gateway_ports),
+            overloaded_body=OVERLOADED_BODY,
             listens="\n".join(
                 [f"        listen 127.0.0.1:{port};" for port in http_ports]
                 + [f"        listen 127.0.0.1:{port} ssl;" for port in https_ports]
