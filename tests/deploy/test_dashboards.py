@@ -48,6 +48,8 @@ REQUIRED_PANELS = {
     "payment funnel": "payments_total",
     "latency per hop": "http_request_duration_seconds_bucket",
     "shed rate": "http_requests_shed_total",
+    "requests in flight": "http_requests_in_flight",
+    "request rate": "http_requests_total",
     "dead letters": "events_dead_lettered_total",
     "reconciliation": "reconciliation_open_breaks",
 }
