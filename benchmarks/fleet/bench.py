@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.fleet import cpu, hops, invariants, seed, statements  # noqa: E402
+from benchmarks.fleet import cpu, hops, invariants, seed, statements, wal  # noqa: E402
 from benchmarks.fleet.load import Load, StepResult, vegeta  # noqa: E402
 
 STEP_S = float(os.environ.get("BENCH_STEP_S", "10"))
@@ -133,16 +133,23 @@ def budget_phase(
     results: dict[str, object],
     pg_log: tuple[str, Path] | None = None,
     roots: set[int] | None = None,
+    superuser_url: str = "",
 ) -> None:
     """One constant-rate phase: latency quantiles, the per-hop budget and the CPU budget;
-    with `pg_log` (superuser URL, server log) also every statement Postgres ran."""
+    with `superuser_url` also commits and WAL flushes; with `pg_log` (superuser URL, server
+    log) also every statement Postgres ran."""
     offset = 0
     if pg_log:
         offset = pg_log[1].stat().st_size
         statements.enable(pg_log[0])
+    wal_before = wal.snapshot(superuser_url) if superuser_url else None
     before, cpu_before = hops.scrape(), cpu.snapshot(roots)
     half = load.attack(rate, HALF_RATE_S)
     cpu_rows = cpu.per_payment(cpu_before, cpu.snapshot(roots), half.sent)
+    if wal_before is not None:
+        wal_line = wal.per_payment(wal_before, wal.snapshot(superuser_url), half.sent)
+        print(wal_line, flush=True)
+        results["wal_per_payment"] = wal_line
     if pg_log:
         statements.disable(pg_log[0])
         table = statements.report(pg_log[1], offset, half.sent)
@@ -249,7 +256,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
             pg_log = None
             if os.environ.get("BENCH_PG_STATEMENTS") and fleet is not None:
                 pg_log = (superuser_url, work_dir / "fleet" / "postgres" / "log")
-            budget_phase(load, only_rate, results, pg_log, roots)
+            budget_phase(load, only_rate, results, pg_log, roots, superuser_url)
         else:
             print("spread over all payers:", flush=True)
             steps = ladder(load, START_RATE, "spread")
@@ -258,7 +265,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
             results["sustained_confirms_per_s"] = round(sustained, 1)
             results["steps"] = [s.line() for s in steps]
             if top:
-                budget_phase(load, max(1.0, top.rate / 2), results, roots=roots)
+                budget_phase(load, max(1.0, top.rate / 2), results, roots=roots, superuser_url=superuser_url)
 
             print("one hot account:", flush=True)
             hot_steps = ladder(load, max(2.0, START_RATE / 2), "hot", hot=payers[0])
