@@ -51,11 +51,18 @@ class Scenario:
     payments: list[Tracked] = field(default_factory=list)
 
     def pay(
-        self, auth: dict[str, str], amount: str = "1.00", *, body: dict[str, Any] | None = None
+        self,
+        auth: dict[str, str],
+        amount: str = "1.00",
+        *,
+        body: dict[str, Any] | None = None,
+        key: dict[str, str] | None = None,
     ) -> httpx.Response | None:
         body = body or payment_body("cust_001", amount, "ACC001", "ACC002")
         try:
-            response = self.gateway.post("/payment/confirm", json=body, headers={**auth, **new_key()})
+            response = self.gateway.post(
+                "/payment/confirm", json=body, headers={**auth, **(key or new_key())}
+            )
         except httpx.HTTPError:
             response = None
         acknowledged = response is not None and response.status_code in (200, 202)
@@ -172,11 +179,14 @@ def scenario(
 # ---- kill -9 of confirm at each step, restart, let the resolver run ----------------------
 
 
-@pytest.mark.parametrize("step", ["after_create", "after_risk", "after_hold", "after_bank", "after_capture"])
+@pytest.mark.parametrize(
+    "step", ["after_create", "after_risk", "after_hold", "after_bank", "after_capture", "after_complete"]
+)
 def test_confirm_killed(step: str, fleet: Fleet, scenario: Scenario) -> None:
     auth = login(scenario.gateway, "demo")
+    key = new_key()
     fleet.restart("confirm", env={"PAYKIT_FAILPOINT": step})
-    response = scenario.pay(auth)
+    response = scenario.pay(auth, key=key)
     assert response is None or response.status_code >= 500, response.text
     assert fleet.wait_exit("confirm", 30) is not None, f"confirm did not die at {step}"
     fleet.restart("confirm")
@@ -186,6 +196,12 @@ def test_confirm_killed(step: str, fleet: Fleet, scenario: Scenario) -> None:
             "/payment/confirm", json=scenario.payments[-1].body, headers={**auth, **new_key()}
         )
         assert retry.status_code in (200, 202), retry.text
+    if step == "after_complete":  # the answer committed with the final state: the retry gets it
+        retry = scenario.gateway.post(
+            "/payment/confirm", json=scenario.payments[-1].body, headers={**auth, **key}
+        )
+        assert retry.status_code == 200 and retry.headers["idempotent-replayed"] == "true", retry.text
+        assert retry.json()["status"] == "SUCCESS", retry.text
 
 
 def test_account_killed_after_a_hold_commits(fleet: Fleet, scenario: Scenario) -> None:

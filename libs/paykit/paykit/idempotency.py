@@ -5,6 +5,9 @@
 - same key while the first request still runs -> 409 IDEMPOTENCY_REQUEST_IN_PROGRESS + Retry-After
 - a transient failure (5xx) is not stored: the key is released so the client may retry
 - a request that crashed holds its key only until its lease runs out
+- a use case may store the answer in the transaction of its last state change
+  (`pending_answer().store(conn, ...)`): a crash can then not leave the change without it,
+  and the request needs no commit of its own for the answer
 
 Keys are scoped to (principal, route) and kept 24 h. The claim is one INSERT ... ON CONFLICT,
 so two racing requests can never both run (the seed's Redis check-then-set could).
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +37,72 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 class StoredResponse:
     status: int
     body: bytes
+
+
+Answer = tuple[int, dict[str, Any]]
+
+
+@dataclass
+class PendingAnswer:
+    """The key the running request will be answered under (see `pending_answer`)."""
+
+    principal: str
+    route: str
+    key: str
+    instance: str
+    stored: tuple[int, bytes] | None = None  # committed
+    _written: tuple[int, bytes] | None = None  # not known to be committed yet
+
+    async def store(self, conn: asyncpg.Connection, answer: Callable[[], Answer]) -> None:
+        """Store `answer()` (a ProblemError it raises is an answer too) on `conn` inside the
+        caller's transaction, so it commits or rolls back with the caller's state change;
+        call `committed()` once that transaction has committed. An answer that would release
+        the key (5xx, 409) is left to the request's end."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("an answer is stored in the transaction of its state change")
+        status, raw, _ = _outcome(answer, self.instance or self.route)
+        if status >= 500 or status == 409:
+            return
+        await _store_answer(conn, self.principal, self.route, self.key, status, raw)
+        self._written = (status, raw)
+
+    def committed(self) -> None:
+        """The transaction `store` wrote in has committed: the request's end need not store
+        the answer again (it still does if it answers otherwise)."""
+        if self._written is not None:
+            self.stored, self._written = self._written, None
+
+
+_PENDING: ContextVar[PendingAnswer | None] = ContextVar("paykit_pending_answer", default=None)
+
+
+def pending_answer() -> PendingAnswer | None:
+    """The key of the request being handled by `respond_idempotently`, if any."""
+    return _PENDING.get()
+
+
+def _outcome(answer: Callable[[], Answer], instance: str) -> tuple[int, bytes, str]:
+    """Status, serialized body and media type of an answer or of the problem it raises."""
+    try:
+        status, body = answer()
+        media_type = "application/json"
+    except ProblemError as problem:
+        status, body, media_type = problem.status, problem.to_body(instance), PROBLEM_JSON
+    return status, json.dumps(body, separators=(",", ":")).encode(), media_type
+
+
+async def _store_answer(
+    conn: asyncpg.Connection, principal: str, route: str, key: str, status: int, raw: bytes
+) -> None:
+    await conn.execute(
+        """UPDATE idempotency_keys SET response_status = $4, response_body = $5, locked_until = NULL
+           WHERE principal = $1 AND route = $2 AND idempotency_key = $3""",
+        principal,
+        route,
+        key,
+        status,
+        raw,
+    )
 
 
 def fingerprint(body: Any) -> str:
@@ -141,15 +211,7 @@ class IdempotencyStore:
                     key,
                 )
                 return
-            await conn.execute(
-                """UPDATE idempotency_keys SET response_status = $4, response_body = $5, locked_until = NULL
-                   WHERE principal = $1 AND route = $2 AND idempotency_key = $3""",
-                principal,
-                route,
-                key,
-                status,
-                body,
-            )
+            await _store_answer(conn, principal, route, key, status, body)
 
     async def purge_expired(self, batch_size_max: int = 1000) -> int:
         result = await self.pool.execute(
@@ -192,15 +254,26 @@ async def respond_idempotently(
             headers={REPLAYED_HEADER: "true"},
         )
     headers = {REPLAYED_HEADER: "false"}
+    pending = PendingAnswer(principal, route, key, instance)
+    token = _PENDING.set(pending)
     try:
-        status, body = await handler()
-        media_type = "application/json"
+        answer = await handler()
     except ProblemError as problem:
-        status, body, media_type = problem.status, problem.to_body(instance or route), PROBLEM_JSON
         headers.update(problem.headers)
+        failed = problem  # bound for the closure: `problem` is unset after the block
+        status, raw, media_type = _outcome(lambda: _raise(failed), instance or route)
     except BaseException:
-        await store.complete(principal, route, key, 500, b"")
+        if pending.stored is None:  # an answer committed with its state change stays
+            await store.complete(principal, route, key, 500, b"")
         raise
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    await store.complete(principal, route, key, status, raw)
+    else:
+        status, raw, media_type = _outcome(lambda: answer, instance or route)
+    finally:
+        _PENDING.reset(token)
+    if pending.stored != (status, raw):  # not stored, or the handler answered otherwise since
+        await store.complete(principal, route, key, status, raw)
     return Response(raw, status_code=status, media_type=media_type, headers=headers)
+
+
+def _raise(problem: ProblemError) -> Answer:
+    raise problem

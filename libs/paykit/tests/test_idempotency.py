@@ -10,7 +10,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 from paykit.errors import ProblemError
-from paykit.idempotency import IdempotencyStore, fingerprint, respond_idempotently, validate_key
+from paykit.idempotency import (
+    IdempotencyStore,
+    fingerprint,
+    pending_answer,
+    respond_idempotently,
+    validate_key,
+)
 from paykit.testing import DatabaseFactory
 
 
@@ -101,3 +107,53 @@ def test_missing_or_absurd_keys_are_400() -> None:
     with pytest.raises(ProblemError) as missing:
         validate_key(None)
     assert missing.value.code == "MISSING_IDEMPOTENCY_KEY"
+
+
+async def test_an_answer_stored_with_the_handlers_state_change_survives_what_follows(
+    store: IdempotencyStore,
+) -> None:
+    """A handler stores its answer in the transaction of its state change; whatever happens
+    after that commit (here: the task is cancelled, as a dying request is), a retry with the
+    key gets that answer and the handler does not run again."""
+    runs = 0
+
+    async def handler() -> tuple[int, dict[str, str]]:
+        nonlocal runs
+        runs += 1
+        pending = pending_answer()
+        assert pending is not None
+        async with store.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1")  # the handler's own state change would be here
+            await pending.store(conn, lambda: (200, {"status": "SUCCESS"}))
+        pending.committed()
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await respond_idempotently(store, principal="u", route="r", key="k", request_body={}, handler=handler)
+    replay = await respond_idempotently(
+        store, principal="u", route="r", key="k", request_body={}, handler=handler
+    )
+    assert (replay.status_code, json.loads(bytes(replay.body))) == (200, {"status": "SUCCESS"})
+    assert replay.headers["Idempotent-Replayed"] == "true" and runs == 1
+
+
+async def test_a_stored_answer_rolled_back_with_its_transaction_is_not_replayed(
+    store: IdempotencyStore,
+) -> None:
+    async def handler() -> tuple[int, dict[str, str]]:
+        pending = pending_answer()
+        assert pending is not None
+        async with store.pool.acquire() as conn:
+            with pytest.raises(RuntimeError):
+                async with conn.transaction():
+                    await pending.store(conn, lambda: (200, {"status": "SUCCESS"}))
+                    raise RuntimeError("the state change failed")
+        return 200, {"status": "RETRIED"}
+
+    first = await respond_idempotently(
+        store, principal="u", route="r", key="k", request_body={}, handler=handler
+    )
+    replay = await respond_idempotently(
+        store, principal="u", route="r", key="k", request_body={}, handler=handler
+    )
+    assert json.loads(bytes(first.body)) == json.loads(bytes(replay.body)) == {"status": "RETRIED"}

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from opentelemetry import propagate, trace
 from paykit.errors import ProblemError
 from paykit.failpoints import failpoint
 from paykit.http import ServiceCallError, ServiceUnavailable
+from paykit.idempotency import pending_answer
 from paykit.telemetry import current_traceparent
 from prometheus_client import Counter
 
@@ -395,11 +396,20 @@ async def settle(
                 # (reconciliation reports it as MISSING_IN_LEDGER). Loud, and never retried blindly.
                 log.error("bank paid %s but the hold is %s", payment.payment_id, gone.code)
                 return await _record_bank(deps, payment, bank)
-            return await _move(deps, payment, State.COMPLETED, **bank)
+            # A request's answer is the settled payment's: stored with its final state.
+            completed = await _move_answered(deps, payment, State.COMPLETED, _settled_answer, **bank)
+            failpoint("after_complete")
+            return completed
         if bank_status == "REJECTED":
             await deps.account.release(payment.payment_id)
-            return await _move(
-                deps, payment, State.FAILED, failure_code=failure[0], failure_detail=failure[1], **bank
+            return await _move_answered(
+                deps,
+                payment,
+                State.FAILED,
+                _settled_answer,
+                failure_code=failure[0],
+                failure_detail=failure[1],
+                **bank,
             )
     except ServiceCallError as exc:
         log.warning("ledger not updated yet for %s: %s", payment.payment_id, exc)
@@ -514,8 +524,28 @@ async def _move(deps: Deps, payment: Payment, target: State, *then: State, **fie
     """Move to `target` (and on through `then`, which nothing happens between) atomically,
     each state change with its own history row and outbox event: one statement for one
     change, one transaction for several."""
+    return await _apply(deps, payment, (target, *then), fields, None)
+
+
+async def _move_answered(
+    deps: Deps, payment: Payment, target: State, answer: Callable[[Payment], Answer], **fields: Any
+) -> Payment:
+    """Move to `target` as `_move` does, and store the running request's answer for the
+    moved payment (`answer` of it) in the same transaction: a retry with the request's key
+    then gets it even if this process dies right after the commit, and the answer needs no
+    commit of its own. Without an idempotent request running, just `_move`."""
+    return await _apply(deps, payment, (target,), fields, answer)
+
+
+async def _apply(
+    deps: Deps,
+    payment: Payment,
+    steps: tuple[State, ...],
+    fields: dict[str, Any],
+    answer: Callable[[Payment], Answer] | None,
+) -> Payment:
     moved = payment
-    steps = (target, *then)
+    then = steps[1:]
     lease = _HELD.get()
     if lease is not None and (lease.payment_id != payment.payment_id or steps[-1] not in TERMINAL):
         lease = None  # only a final state lets the lease go: nothing is left to do
@@ -525,8 +555,11 @@ async def _move(deps: Deps, payment: Payment, target: State, *then: State, **fie
         for step in steps:
             PAYMENTS.labels(step.value).inc()
         return moved
-    # A state change and its event are one statement; changes back to back share a transaction.
-    async with deps.pool.acquire() as conn, conn.transaction() if then else contextlib.nullcontext():
+    pending = pending_answer() if answer is not None else None
+    # A state change and its event are one statement; changes back to back, or a change and
+    # the request's answer, share a transaction.
+    together = bool(then) or pending is not None
+    async with deps.pool.acquire() as conn, conn.transaction() if together else contextlib.nullcontext():
         for step in steps:
             previous = moved.state
             release = lease.owner if lease is not None and step is steps[-1] else None
@@ -537,6 +570,11 @@ async def _move(deps: Deps, payment: Payment, target: State, *then: State, **fie
             if after is None:
                 raise RuntimeError(f"payment {moved.payment_id} left {previous} while we held its lease")
             moved = after
+        if pending is not None and answer is not None:
+            final = moved
+            await pending.store(conn, lambda: answer(final))
+    if pending is not None:
+        pending.committed()
     if lease is not None:
         lease.released = True
     for step in steps:
