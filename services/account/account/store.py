@@ -210,6 +210,18 @@ async def get_hold(conn: Conn, hold_id: str, *, for_update: bool = False) -> Hol
     return _hold(row) if row else None
 
 
+def _hold_parameters(request: HoldRequest) -> tuple[str, str, str, int, str, str | None]:
+    """$1..$6 of both hold inserts, in the order of their column lists."""
+    return (
+        request.hold_id,
+        request.account_number,
+        request.to_account,
+        request.amount_minor,
+        request.currency,
+        request.customer_id,
+    )
+
+
 async def insert_pending_hold(conn: Conn, request: HoldRequest, expires_at: datetime) -> Hold | None:
     """The hold row first: a concurrent request with the same id waits on it, then sees it.
     None when the id already exists."""
@@ -218,12 +230,7 @@ async def insert_pending_hold(conn: Conn, request: HoldRequest, expires_at: date
                                status, expires_at)
             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7)
             ON CONFLICT (hold_id) DO NOTHING RETURNING {_HOLD_COLUMNS}""",
-        request.hold_id,
-        request.account_number,
-        request.to_account,
-        request.amount_minor,
-        request.currency,
-        request.customer_id,
+        *_hold_parameters(request),
         expires_at,
     )
     return _hold(row) if row else None
@@ -256,12 +263,7 @@ async def place_new_hold(conn: Conn, request: HoldRequest, at: datetime | None) 
                    COALESCE($7::timestamptz, now()) + make_interval(secs => $8)
               FROM reserved
             RETURNING {_HOLD_COLUMNS}""",
-        request.hold_id,
-        request.account_number,
-        request.to_account,
-        request.amount_minor,
-        request.currency,
-        request.customer_id,
+        *_hold_parameters(request),
         at,
         request.expires_in_s,
     )
