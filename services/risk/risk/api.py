@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from paykit.identity import allow
 
 from . import usecases
+from .clients import Parties
 from .schemas import AssessmentList, AssessmentOut, AssessRiskRequest
 
 router = APIRouter()
@@ -29,6 +30,7 @@ async def assess_risk(body: AssessRiskRequest, request: Request) -> dict[str, An
         from_account=body.from_account,
         to_account=body.to_account,
         payee_name=body.payee_name,
+        parties=None if body.parties is None else Parties.model_validate(body.parties.model_dump()),
     )
     return await usecases.assess_risk(service, payment)
 

@@ -15,7 +15,7 @@ from prometheus_client import Counter
 
 from . import domain, store
 from .cache import Caches
-from .clients import AccountClient, Customer, KycAnswer, KycClient, OfacClient, SanctionsAnswer
+from .clients import AccountClient, Customer, KycAnswer, KycClient, OfacClient, Parties, SanctionsAnswer
 from .rules import Decision, Rules
 
 log = logging.getLogger("risk.usecases")
@@ -57,6 +57,8 @@ class PaymentToAssess:
     from_account: str | None
     to_account: str | None
     payee_name: str | None = None
+    # Both accounts as the caller (confirm) has just read them from account; None: ask account.
+    parties: Parties | None = None
 
 
 async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[str, Any]:
@@ -150,9 +152,10 @@ async def _parties(
     clients: Clients, caches: Caches, payment: PaymentToAssess, deadline: float
 ) -> tuple[_Party, _Party | None]:
     """The payer (found by their customer id) and the payee account's owner (None when the
-    payment names no payee account), both accounts asked of account in one call."""
-    parties = None
-    if payment.from_account is not None or payment.to_account is not None:
+    payment names no payee account), both accounts asked of account in one call, unless the
+    caller sent account's answer along."""
+    parties = payment.parties
+    if parties is None and (payment.from_account is not None or payment.to_account is not None):
         try:
             async with asyncio.timeout_at(deadline):
                 parties = await clients.account.payment_parties(payment.from_account, payment.to_account)
