@@ -47,13 +47,31 @@ class Account:
     customer_id: str
     currency: str
     status: str
+    # The owner's details as account named them ({customer_id, full_name, country}, or None
+    # when account knows none): risk screens them, and gets them from us (RiskClient.assess).
+    owner: dict[str, Any] | None = None
 
 
 def _account(body: dict[str, Any] | None) -> Account | None:
     if body is None:
         return None
     number, owner = str(body["account_number"]), str(body["customer_id"] or "")
-    return Account(number, owner, str(body["currency"]), str(body["status"]))
+    return Account(number, owner, str(body["currency"]), str(body["status"]), _owner(body["customer"]))
+
+
+def _owner(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    if body is None:
+        return None
+    return {"customer_id": body["customer_id"], "full_name": body["full_name"], "country": body["country"]}
+
+
+def _party(account: Account) -> dict[str, Any]:
+    """An account as risk's `parties` takes it: account's own answer, not our reading of it."""
+    return {
+        "account_number": account.account_number,
+        "customer_id": account.customer_id or None,
+        "customer": account.owner,
+    }
 
 
 class AccountClient:
@@ -140,20 +158,23 @@ class RiskClient:
     def __init__(self, client: ServiceClient) -> None:
         self.http = client
 
-    async def assess(self, payment_id: str, terms: Terms) -> RiskResult:
-        response = await self.http.call(
-            "POST",
-            "/assess-risk",
-            json={
-                "transaction_id": payment_id,
-                "customer_id": terms.customer_id,
-                "amount_minor": terms.amount_minor,
-                "currency": terms.currency,
-                "from_account": terms.from_account,
-                "to_account": terms.to_account,
-            },
-            idempotency_key=payment_id,
-        )
+    async def assess(
+        self, payment_id: str, terms: Terms, parties: tuple[Account, Account] | None = None
+    ) -> RiskResult:
+        """`parties`: payer and payee as account named them for this very request; risk then
+        screens them without asking account again (without them it asks account itself)."""
+        body: dict[str, Any] = {
+            "transaction_id": payment_id,
+            "customer_id": terms.customer_id,
+            "amount_minor": terms.amount_minor,
+            "currency": terms.currency,
+            "from_account": terms.from_account,
+            "to_account": terms.to_account,
+        }
+        if parties is not None:
+            payer, payee = parties
+            body["parties"] = {"payer": _party(payer), "payee": _party(payee)}
+        response = await self.http.call("POST", "/assess-risk", json=body, idempotency_key=payment_id)
         if response.status_code != 200:
             raise ServiceUnavailable("risk", f"answered {response.status_code}")
         body = response.json()

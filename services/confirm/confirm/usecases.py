@@ -26,6 +26,7 @@ from prometheus_client import Counter
 
 from . import store
 from .clients import (
+    Account,
     AccountClient,
     BankClient,
     BankRefused,
@@ -86,12 +87,19 @@ Answer = tuple[int, dict[str, Any]]
 # ---- creating --------------------------------------------------------------------------
 async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
     """The payment for (customer, transaction id): created, or the stored one if the terms match."""
+    payment, created, _ = await _create_payment(deps, terms)
+    return payment, created
+
+
+async def _create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool, Parties | None]:
+    """create_payment, with the parties account named if it was asked now (None when the
+    payment was found stored)."""
     async with deps.pool.acquire() as conn:
         existing = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
     if existing is not None:
         _require_same_terms(existing, terms)
-        return existing, False
-    await _check_accounts(deps, terms)
+        return existing, False, None
+    parties = await _check_accounts(deps, terms)
     payment_id = new_payment_id()
     event = state_change(payment_id, terms, State.REQUIRES_CONFIRMATION, None, None)
     async with deps.pool.acquire() as conn:
@@ -99,12 +107,12 @@ async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
     if created is not None:
         failpoint("after_create")
         PAYMENTS.labels(created.state.value).inc()
-        return created, True
+        return created, True, parties
     async with deps.pool.acquire() as conn:
         raced = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
     assert raced is not None  # the insert conflicted, so the row exists
     _require_same_terms(raced, terms)
-    return raced, False
+    return raced, False, parties
 
 
 def _require_same_terms(payment: Payment, terms: Terms) -> None:
@@ -119,7 +127,11 @@ def _require_same_terms(payment: Payment, terms: Terms) -> None:
         )
 
 
-async def _check_accounts(deps: Deps, terms: Terms) -> None:
+# Payer and payee accounts as account named them, checked for this payment.
+Parties = tuple[Account, Account]
+
+
+async def _check_accounts(deps: Deps, terms: Terms) -> Parties:
     try:
         # Both accounts in one call: every call costs CPU on both sides.
         payer, payee = await deps.account.get_parties(terms.from_account, terms.to_account)
@@ -137,22 +149,24 @@ async def _check_accounts(deps: Deps, terms: Terms) -> None:
         raise ProblemError(422, "CURRENCY_MISMATCH", f"Both accounts must hold {terms.currency}")
     if payer.status != "ACTIVE" or payee.status != "ACTIVE":
         raise ProblemError(422, "ACCOUNT_NOT_ACTIVE", "Both accounts must be active")
+    return payer, payee
 
 
 # ---- confirming ------------------------------------------------------------------------
 async def confirm_payment(deps: Deps, terms: Terms, otp: str | None) -> Answer:
     # The lease is taken after the payment is created, not in its insert: a process that dies
     # in between must not lock its customer's retry out for the lease's length.
-    payment, _ = await create_payment(deps, terms)
+    payment, _, parties = await _create_payment(deps, terms)
     if payment.state in TERMINAL:
         return _final_answer(payment)
     async with _leased(deps, payment.payment_id) as leased:
-        return await _advance(deps, leased, otp)
+        return await _advance(deps, leased, otp, parties)
 
 
-async def _advance(deps: Deps, payment: Payment, otp: str | None) -> Answer:
+async def _advance(deps: Deps, payment: Payment, otp: str | None, parties: Parties | None = None) -> Answer:
     if payment.state is State.REQUIRES_CONFIRMATION:
-        return await _assess(deps, payment)
+        # Risk screens the parties confirm has just read instead of asking account again.
+        return await _assess(deps, payment, parties)
     if payment.state in WAITING and payment.authorized_at is not None:
         return await execute(deps, payment)  # authorized before an answer was lost: go on
     if payment.state is State.REQUIRES_OTP:
@@ -170,9 +184,9 @@ def _waiting_or_final_answer(payment: Payment) -> Answer:
     return _final_answer(payment)
 
 
-async def _assess(deps: Deps, payment: Payment) -> Answer:
+async def _assess(deps: Deps, payment: Payment, parties: Parties | None = None) -> Answer:
     try:
-        risk = await deps.risk.assess(payment.payment_id, payment.terms)
+        risk = await deps.risk.assess(payment.payment_id, payment.terms, parties)
     except ServiceCallError as exc:
         raise ProblemError(503, "RISK_SERVICE_UNAVAILABLE", "Risk cannot be assessed now; retry") from exc
     risk_fields = {

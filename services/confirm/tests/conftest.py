@@ -34,10 +34,13 @@ class RiskAndOtp:
     challenged: list[str] = field(default_factory=list)
     # The OTP service's per-payment challenge cap (None: no cap).
     challenges_max: int | None = None
+    # Every body risk was asked to assess, in order.
+    assessed: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content or b"{}")
         if request.url.path == "/assess-risk":
+            self.assessed.append(body)
             return httpx.Response(200, json={"decision": self.decision, "risk_score": 0, "reasons": []})
         if request.url.path == "/generate-otp":
             if self.challenges_max is not None and (
