@@ -161,6 +161,28 @@ def test_sanctioned_customer_is_declined_without_otp_or_hold(
     assert balances(services, "ACC003") == before
 
 
+def test_paying_a_sanctioned_customers_account_is_declined_without_otp_or_hold(
+    gateway: httpx.Client, services: dict[str, httpx.Client]
+) -> None:
+    # Risk screens the payee's owner from the parties confirm read from account and sent along.
+    auth = login(gateway, "demo")
+    before = {acc: balances(services, acc) for acc in ("ACC001", "ACC003")}
+    body = payment_body("cust_001", "10.00", "ACC001", "ACC003")
+    response = confirm(gateway, auth, body)
+    assert response.status_code == 422 and response.json()["code"] == "PAYMENT_DECLINED", response.text
+    payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
+    assert payment["state"] == "DECLINED"
+    assert "REQUIRES_OTP" not in [h["to"] for h in payment["history"]]
+    assert services["account"].get(f"/holds/{payment['payment_id']}").status_code == 404
+    assert {acc: balances(services, acc) for acc in ("ACC001", "ACC003")} == before
+    [assessed] = (
+        services["risk"]
+        .get("/assessments", params={"transaction_id": payment["payment_id"]})
+        .json()["assessments"]
+    )
+    assert "PAYEE_SANCTIONS_HIT" in [r["code"] for r in assessed["reasons"]]
+
+
 def test_insufficient_funds_is_a_clear_4xx_and_holds_nothing(
     gateway: httpx.Client, services: dict[str, httpx.Client]
 ) -> None:
