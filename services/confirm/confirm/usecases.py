@@ -82,6 +82,8 @@ class Deps:
 
 
 Answer = tuple[int, dict[str, Any]]
+# Payer and payee accounts as account named them, checked for this payment.
+Parties = tuple[Account, Account]
 
 
 # ---- creating --------------------------------------------------------------------------
@@ -125,10 +127,6 @@ def _require_same_terms(payment: Payment, terms: Terms) -> None:
             transaction_id=terms.transaction_id,
             mismatched_fields=different,
         )
-
-
-# Payer and payee accounts as account named them, checked for this payment.
-Parties = tuple[Account, Account]
 
 
 async def _check_accounts(deps: Deps, terms: Terms) -> Parties:
