@@ -146,19 +146,31 @@ def test_high_amount_needs_an_otp_that_burns_after_five_wrong_codes(
     assert balances(services, "ACC002")["ledger"] == before["ledger"] - 600_000
 
 
+def _declined_with_nothing_held(
+    gateway: httpx.Client,
+    services: dict[str, httpx.Client],
+    auth: dict[str, str],
+    body: dict[str, Any],
+    accounts: tuple[str, ...],
+) -> dict[str, Any]:
+    """The payment is declined before any challenge or hold, and no balance moved."""
+    before = {acc: balances(services, acc) for acc in accounts}
+    response = confirm(gateway, auth, body)
+    assert response.status_code == 422 and response.json()["code"] == "PAYMENT_DECLINED", response.text
+    payment: dict[str, Any] = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
+    assert payment["state"] == "DECLINED"
+    assert "REQUIRES_OTP" not in [h["to"] for h in payment["history"]]
+    assert services["account"].get(f"/holds/{payment['payment_id']}").status_code == 404
+    assert {acc: balances(services, acc) for acc in accounts} == before
+    return payment
+
+
 def test_sanctioned_customer_is_declined_without_otp_or_hold(
     gateway: httpx.Client, services: dict[str, httpx.Client]
 ) -> None:
     auth = login(gateway, "noriega")
-    before = balances(services, "ACC003")
     body = payment_body("cust_003", "100.00", "ACC003", "ACC001")
-    response = confirm(gateway, auth, body)
-    assert response.status_code == 422 and response.json()["code"] == "PAYMENT_DECLINED", response.text
-    payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
-    assert payment["state"] == "DECLINED"
-    assert "REQUIRES_OTP" not in [h["to"] for h in payment["history"]]
-    assert services["account"].get(f"/holds/{payment['payment_id']}").status_code == 404
-    assert balances(services, "ACC003") == before
+    _declined_with_nothing_held(gateway, services, auth, body, ("ACC003",))
 
 
 def test_paying_a_sanctioned_customers_account_is_declined_without_otp_or_hold(
@@ -166,15 +178,8 @@ def test_paying_a_sanctioned_customers_account_is_declined_without_otp_or_hold(
 ) -> None:
     # Risk screens the payee's owner from the parties confirm read from account and sent along.
     auth = login(gateway, "demo")
-    before = {acc: balances(services, acc) for acc in ("ACC001", "ACC003")}
     body = payment_body("cust_001", "10.00", "ACC001", "ACC003")
-    response = confirm(gateway, auth, body)
-    assert response.status_code == 422 and response.json()["code"] == "PAYMENT_DECLINED", response.text
-    payment = gateway.get(f"/payments/{body['transaction_id']}", headers=auth).json()
-    assert payment["state"] == "DECLINED"
-    assert "REQUIRES_OTP" not in [h["to"] for h in payment["history"]]
-    assert services["account"].get(f"/holds/{payment['payment_id']}").status_code == 404
-    assert {acc: balances(services, acc) for acc in ("ACC001", "ACC003")} == before
+    payment = _declined_with_nothing_held(gateway, services, auth, body, ("ACC001", "ACC003"))
     [assessed] = (
         services["risk"]
         .get("/assessments", params={"transaction_id": payment["payment_id"]})
