@@ -87,6 +87,34 @@ async def test_faults_are_served_in_order_and_decline_carries_a_code(funded: Ban
     assert (await funded.client.get("/admin/faults")).json() == {"faults": []}
 
 
+async def test_a_fault_added_between_transfers_hits_the_next_one_even_a_replay(funded: Bank) -> None:
+    first = await funded.transfer(**body("before"))
+    await funded.add_fault(mode="error_5xx")
+    await funded.add_fault(mode="decline")
+
+    replay = await funded.transfer(**body("before"))
+    declined = await funded.transfer(**body("after"))
+
+    assert first.json()["status"] == "COMPLETED"
+    assert (replay.status_code, replay.json()["code"]) == (503, "BANK_UNAVAILABLE")
+    assert (declined.json()["status"], declined.json()["error_code"]) == ("REJECTED", "TRANSFER_DECLINED")
+    assert await funded.balances(PAYER, PAYEE) == {PAYER: 900_00, PAYEE: 100_00}
+
+
+async def test_a_counted_fault_hits_exactly_that_many_concurrent_transfers(funded: Bank) -> None:
+    await funded.add_fault(mode="error_5xx", count=3)
+    await funded.add_fault(mode="decline", count=4)
+
+    responses = await asyncio.gather(*(funded.transfer(**body(f"c{i}", "1.00")) for i in range(12)))
+
+    assert sum(r.status_code == 503 for r in responses) == 3
+    answers = [r.json() for r in responses if r.status_code == 200]
+    assert sorted(a["status"] for a in answers) == ["COMPLETED"] * 5 + ["REJECTED"] * 4
+    assert {a["error_code"] for a in answers if a["status"] == "REJECTED"} == {"TRANSFER_DECLINED"}
+    assert await funded.balances(PAYER, PAYEE) == {PAYER: 995_00, PAYEE: 5_00}
+    assert (await funded.client.get("/admin/faults")).json() == {"faults": []}
+
+
 async def test_latency_fault_slows_the_answer_but_executes(funded: Bank) -> None:
     await funded.add_fault(mode="latency", latency_ms=300)
 

@@ -6,6 +6,13 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from partner_bank.domain import (
+    DEFAULT_DECLINE_CODE,
+    AccountSnapshot,
+    BankPolicy,
+    TransferCommand,
+    screen_transfer,
+)
 from partner_bank.store import TRANSFERS_LOCK_KEY
 
 if TYPE_CHECKING:
@@ -90,6 +97,35 @@ async def test_concurrent_transfers_never_overdraw(bank: Bank) -> None:
     assert await bank.balances("SMALL", "SINK") == {"SMALL": 0, "SINK": 1_000_00}
 
 
+async def test_concurrent_retries_of_a_refused_transfer_answer_one_refusal(funded: Bank) -> None:
+    poor = {"reference": "poor_race", "from_account": PAYEE, "to_account": PAYER, "amount": "5.01"}
+
+    responses = await asyncio.gather(*(funded.transfer(**poor) for _ in range(10)))
+
+    answers = [r.json() for r in responses]
+    assert {(a["status"], a["error_code"]) for a in answers} == {("REJECTED", "INSUFFICIENT_FUNDS")}
+    assert len({a["reference_number"] for a in answers}) == 1
+    assert sorted(a["replayed"] for a in answers) == [False] + [True] * 9
+    assert await funded.balances(PAYER, PAYEE) == {PAYER: 100_000_00, PAYEE: 5_00}
+
+
+async def test_concurrent_calls_with_one_reference_and_other_amounts_move_money_once(funded: Bank) -> None:
+    amounts = [f"{n}.00" for n in range(1, 11)]
+
+    responses = await asyncio.gather(*(funded.transfer(**body("pay_mixed", a)) for a in amounts))
+
+    executed = [r.json() for r in responses if r.status_code == 200 and not r.json()["replayed"]]
+    assert len(executed) == 1
+    winner = executed[0]["processed_amount_minor"]
+    for response in responses:
+        if response.status_code == 409:
+            assert response.json()["code"] == "REFERENCE_CONFLICT"
+        else:
+            assert response.json()["reference_number"] == executed[0]["reference_number"]
+    assert sum(r.status_code == 409 for r in responses) == 9
+    assert await funded.balances(PAYER, PAYEE) == {PAYER: 100_000_00 - winner, PAYEE: 5_00 + winner}
+
+
 async def test_same_reference_with_other_fields_is_a_conflict(funded: Bank) -> None:
     await funded.transfer(**body("pay_3", "250.00"))
 
@@ -161,6 +197,61 @@ async def test_currency_of_the_accounts_must_match(funded: Bank) -> None:
     answer = response.json()
     assert (answer["status"], answer["error_code"]) == ("REJECTED", "CURRENCY_MISMATCH")
     assert await funded.balance_minor("EURO1") == 1_000_00
+
+
+# (payer, payee, amount in minor units, currency, a decline fault scheduled first?)
+SCREENED = {
+    "both unknown": ("NOBODY", "NOBODY2", 1_00, "USD", False),
+    "unknown payee": (PAYER, "NOBODY", 1_00, "USD", False),
+    "unknown payer": ("NOBODY", PAYEE, 1_00, "USD", False),
+    "payer in euros": ("EURO1", PAYEE, 1_00, "USD", False),
+    "payee in euros": (PAYER, "EURO1", 1_00, "USD", False),
+    "transfer in euros": (PAYER, PAYEE, 1_00, "EUR", False),
+    "at the limit": (PAYER, PAYEE, 5_000_000, "USD", False),
+    "at the limit and declined": (PAYER, PAYEE, 5_000_000, "USD", True),
+    "declined": (PAYER, PAYEE, 1_00, "USD", True),
+    "declined and not covered": (PAYEE, PAYER, 5_01, "USD", True),
+    "not covered": (PAYEE, PAYER, 5_01, "USD", False),
+    "exactly covered": (PAYEE, PAYER, 5_00, "USD", False),
+    "covered": (PAYER, PAYEE, 1_00, "USD", False),
+}
+
+
+@pytest.mark.parametrize("case", list(SCREENED))
+async def test_the_bank_refuses_exactly_what_the_domain_rules_refuse(funded: Bank, case: str) -> None:
+    payer, payee, amount_minor, currency, declined = SCREENED[case]
+    await funded.open_account("EURO1", 1_000_00, "EUR")
+    known = {PAYER: ("USD", 100_000_00), PAYEE: ("USD", 5_00), "EURO1": ("EUR", 1_000_00)}
+    snapshots = {n: AccountSnapshot(n, c, b) for n, (c, b) in known.items()}
+    command = TransferCommand("screened", payer, payee, amount_minor, currency)
+    policy = BankPolicy(5_000_000, 250, 0, 0)
+    decline_code = DEFAULT_DECLINE_CODE if declined else None
+    expected = screen_transfer(command, snapshots.get(payer), snapshots.get(payee), policy, decline_code)
+    if declined:
+        await funded.add_fault(mode="decline")
+
+    answer = (
+        await funded.transfer(
+            reference="screened",
+            from_account=payer,
+            to_account=payee,
+            amount_minor=amount_minor,
+            currency=currency,
+        )
+    ).json()
+
+    if expected is None:
+        assert (answer["status"], answer["error_code"], answer["message"]) == ("COMPLETED", None, None)
+        assert answer["processing_fee_minor"] == 250
+    else:
+        assert (answer["status"], answer["error_code"]) == ("REJECTED", expected.code)
+        assert answer["message"] == expected.message
+        assert answer["processing_fee_minor"] == 0
+    moved = 0 if expected else amount_minor
+    balances = await funded.balances(*(n for n in (payer, payee) if n in known))
+    for number, balance in balances.items():
+        change = -moved if number == payer else moved
+        assert balance == known[number][1] + change
 
 
 BAD_BODIES: dict[str, tuple[dict[str, Any], str]] = {
