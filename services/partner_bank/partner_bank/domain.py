@@ -5,6 +5,11 @@ unknown payer or payee -> ACCOUNT_NOT_FOUND, currencies differ -> CURRENCY_MISMA
 amount at or over the limit -> AMOUNT_EXCEEDS_LIMIT (the seed's `amount < 50000` rule),
 an injected decline -> its code, not enough money -> INSUFFICIENT_FUNDS. The store's
 conditional debit re-checks the last rule, so a race can never overdraw an account.
+
+The bank applies these rules inside its one-statement transfer (migration 0002's
+`process_transfer`, next to the accounts it reads under the transfers lock); this module is
+their specification, and the tests check that the two refuse the same transfers with the
+same codes and messages.
 """
 
 from __future__ import annotations

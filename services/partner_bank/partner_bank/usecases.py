@@ -2,7 +2,8 @@
 
 Fault injection models the bank's front door, not its books: a fault is consumed in its
 own short transaction before the transfer's, and no delay is ever served while a
-transaction (or the transfers lock) is held.
+transaction (or the transfers lock) is held. A transfer is one statement (migration 0002's
+`process_transfer`), which also tells when a fault is pending.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from paykit import ProblemError
 from prometheus_client import Counter
 
 from . import store
-from .domain import INSUFFICIENT_FUNDS, BankPolicy, FaultSpec, TransferCommand, screen_transfer
+from .domain import BankPolicy, FaultSpec, TransferCommand
 
 log = logging.getLogger("partner_bank.usecases")
 
@@ -41,11 +42,19 @@ class Fault:
 async def process_transfer(
     pool: asyncpg.Pool, policy: BankPolicy, command: TransferCommand
 ) -> TransferOutcome:
-    """Execute the transfer at most once per reference; a retry gets the first outcome."""
+    """Execute the transfer at most once per reference; a retry gets the first outcome.
+
+    One statement when no fault is scheduled (nearly always): it looks for a pending fault
+    and, finding none, executes. Otherwise it does nothing and the fault is served first,
+    then the transfer runs without that look."""
+    if policy.base_latency_ms:
+        await asyncio.sleep(policy.base_latency_ms / 1000)
+    outcome = await _execute(pool, policy, command, decline_code=None, check_faults=True)
+    if outcome is not None:
+        return outcome
     fault = await _take_fault(pool)
-    delay_ms = policy.base_latency_ms + (fault.latency_ms if fault and fault.mode == "latency" else 0)
-    if delay_ms:
-        await asyncio.sleep(delay_ms / 1000)
+    if fault and fault.mode == "latency" and fault.latency_ms:
+        await asyncio.sleep(fault.latency_ms / 1000)
     if fault and fault.mode == "error_5xx":
         raise ProblemError(
             503,
@@ -54,14 +63,9 @@ async def process_transfer(
             headers={"Retry-After": "1"},
         )
     decline_code = fault.error_code if fault and fault.mode == "decline" else None
-    try:
-        outcome = await _execute(pool, policy, command, decline_code)
-    except asyncpg.QueryCanceledError:
-        # The statement timeout fired (a long queue for the transfers lock): rolled back,
-        # so nothing executed and the caller may retry with the same reference.
-        raise ProblemError(
-            503, "BANK_BUSY", "The bank is busy; nothing was executed", headers={"Retry-After": "1"}
-        ) from None
+    outcome = await _execute(pool, policy, command, decline_code=decline_code, check_faults=False)
+    if outcome is None:
+        raise RuntimeError("process_transfer reported a pending fault when told not to look")
     if fault and fault.mode == "timeout_after_execute":
         # Committed above; the caller gives up before this answer: the unknown outcome.
         await asyncio.sleep(fault.latency_ms / 1000)
@@ -69,16 +73,10 @@ async def process_transfer(
 
 
 async def _take_fault(pool: asyncpg.Pool) -> Fault | None:
-    async with pool.acquire() as conn:
-        # Every transfer passes here: one plain read when nothing is scheduled, instead of a
-        # transaction behind the faults lock that serialized every transfer of the fleet. A
-        # fault scheduled while a transfer is arriving may apply to it or to the next one, as
-        # before.
-        if not await store.any_fault_pending(conn):
-            return None
-        async with conn.transaction():
-            await store.lock_faults(conn)
-            row = await store.take_fault(conn)
+    """Consume one call of the oldest pending fault; None when others took the last ones."""
+    async with pool.acquire() as conn, conn.transaction():
+        await store.lock_faults(conn)
+        row = await store.take_fault(conn)
     if row is None:
         return None
     FAULTS.labels(row["mode"]).inc()
@@ -87,43 +85,41 @@ async def _take_fault(pool: asyncpg.Pool) -> Fault | None:
 
 
 async def _execute(
-    pool: asyncpg.Pool, policy: BankPolicy, command: TransferCommand, decline_code: str | None
-) -> TransferOutcome:
-    async with pool.acquire() as conn, conn.transaction():
-        await store.lock_transfers(conn)
-        existing = await store.get_transfer(conn, command.reference)
-        if existing is not None:
-            if not command.matches(
-                existing["from_account"],
-                existing["to_account"],
-                existing["amount_minor"],
-                existing["currency"].strip(),
-            ):
-                raise ProblemError(
-                    409, "REFERENCE_CONFLICT", "This reference was already used for a different transfer"
-                )
-            return TransferOutcome(existing, replayed=True)
-        accounts = await store.get_accounts(conn, command.from_account, command.to_account)
-        payer = store.snapshot(accounts.get(command.from_account))
-        payee = store.snapshot(accounts.get(command.to_account))
-        rejection = screen_transfer(command, payer, payee, policy, decline_code)
-        if rejection is None and not await store.move(
-            conn, command.from_account, command.to_account, command.amount_minor
+    pool: asyncpg.Pool,
+    policy: BankPolicy,
+    command: TransferCommand,
+    *,
+    decline_code: str | None,
+    check_faults: bool,
+) -> TransferOutcome | None:
+    """The transfer as one statement (and one transaction); None when `check_faults` found
+    a fault pending, in which case nothing was done."""
+    try:
+        async with pool.acquire() as conn:
+            outcome, row = await store.process_transfer(
+                conn,
+                command,
+                reference_number=_new_reference_number(),
+                policy=policy,
+                decline_code=decline_code,
+                check_faults=check_faults,
+            )
+    except asyncpg.QueryCanceledError:
+        # The statement timeout fired (a long queue for the transfers lock): rolled back,
+        # so nothing executed and the caller may retry with the same reference.
+        raise ProblemError(
+            503, "BANK_BUSY", "The bank is busy; nothing was executed", headers={"Retry-After": "1"}
+        ) from None
+    if row is None:
+        return None
+    if outcome == "REPLAYED":
+        if not command.matches(
+            row["from_account"], row["to_account"], row["amount_minor"], row["currency"].strip()
         ):
-            rejection = INSUFFICIENT_FUNDS
-        row = await store.insert_transfer(
-            conn,
-            reference=command.reference,
-            reference_number=_new_reference_number(),
-            from_account=command.from_account,
-            to_account=command.to_account,
-            amount_minor=command.amount_minor,
-            currency=command.currency,
-            status="REJECTED" if rejection else "COMPLETED",
-            error_code=rejection.code if rejection else None,
-            message=rejection.message if rejection else None,
-            processing_fee_minor=0 if rejection else policy.processing_fee_minor,
-        )
+            raise ProblemError(
+                409, "REFERENCE_CONFLICT", "This reference was already used for a different transfer"
+            )
+        return TransferOutcome(row, replayed=True)
     TRANSFERS.labels(row["status"], row["error_code"] or "").inc()
     return TransferOutcome(row, replayed=False)
 
