@@ -28,7 +28,8 @@ class NewAssessment:
 
 
 async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
-    """Serialise assessments of one customer so two payments cannot both fit the daily limit."""
+    """Serialise assessments of one customer so two payments cannot both fit the daily limit
+    (the key migration 0003's `record_assessment` takes too)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('risk:' || $1, 0))", customer_id)
 
 

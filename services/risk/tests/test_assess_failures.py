@@ -96,6 +96,42 @@ async def test_concurrent_payments_cannot_both_fit_the_daily_limit(risk, fleet) 
     assert decisions == ["ALLOW", "DENY"]
 
 
+async def test_concurrent_payments_fill_the_daily_limit_exactly(risk, fleet) -> None:
+    fleet.kyc["cust_001"]["limits"] = {"currency": "USD", "per_payment_minor": None, "daily_minor": 350_000}
+    bodies = [
+        {"transaction_id": f"TXN_FILL_{n}", "customer_id": "cust_001", "amount": "1000.00"} for n in range(6)
+    ]
+
+    responses = await asyncio.gather(*(risk.post("/assess-risk", json=body) for body in bodies))
+
+    decisions = sorted(r.json()["decision"] for r in responses)
+    assert decisions == ["ALLOW"] * 3 + ["DENY"] * 3
+
+
+async def test_each_of_concurrent_assessments_counts_every_one_recorded_before_it(risk, fleet) -> None:
+    bodies = [
+        {"transaction_id": f"TXN_COUNT_{n}", "customer_id": "cust_001", "amount": "10.00"} for n in range(8)
+    ]
+
+    responses = await asyncio.gather(*(risk.post("/assess-risk", json=body) for body in bodies))
+
+    assert {r.status_code for r in responses} == {200}
+    seen = sorted(r.json()["factors"]["transactions_in_window"] for r in responses)
+    assert seen == list(range(8))
+
+
+async def test_concurrent_reassessments_of_one_transaction_count_it_once(risk, assess) -> None:
+    await assess(transaction_id="TXN_OTHER", amount="1.00")
+    body = {"transaction_id": "TXN_AGAIN", "customer_id": "cust_001", "amount": "10.00"}
+
+    responses = await asyncio.gather(*(risk.post("/assess-risk", json=body) for _ in range(5)))
+
+    assert {r.status_code for r in responses} == {200}
+    assert {r.json()["factors"]["transactions_in_window"] for r in responses} == {1}
+    page = await risk.get("/assessments", params={"transaction_id": "TXN_AGAIN"})
+    assert len(page.json()["assessments"]) == 5
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
