@@ -36,52 +36,48 @@ async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
 async def owner_and_history(
     conn: asyncpg.Connection, customer_id: str, transaction_id: str, currency: str, window_h: int
 ) -> tuple[str | None, History]:
-    """In one round trip (both read after the customer's lock): the customer the transaction
-    was first assessed for, if any; and the other transactions of the customer in the window
-    (counted once however often they were assessed) with the sum of those whose latest
-    decision lets them be paid."""
+    """In one round trip: the customer the transaction was first assessed for, if any; and
+    the other transactions of the customer in the window (counted once however often they
+    were assessed) with the sum of those whose latest decision lets them be paid (migration
+    0003's `assessment_history`)."""
     row = await conn.fetchrow(
-        """
-        WITH latest AS (
-            SELECT DISTINCT ON (transaction_id) transaction_id, amount_minor, currency, decision
-            FROM assessments
-            WHERE customer_id = $1
-              AND transaction_id <> $2
-              AND created_at > now() - make_interval(hours => $4)
-            ORDER BY transaction_id, id DESC
-        )
-        SELECT count(*) AS transactions,
-               coalesce(sum(amount_minor) FILTER (
-                   WHERE currency = $3 AND decision = ANY($5::text[])), 0) AS spent_minor,
-               (SELECT customer_id FROM assessments WHERE transaction_id = $2
-                 ORDER BY id LIMIT 1) AS owner
-        FROM latest
-        """,
+        "SELECT transactions, spent_minor, owner FROM assessment_history($1, $2, $3, $4, $5)",
         customer_id,
         transaction_id,
         currency,
         window_h,
         SPENDING_DECISIONS,
     )
-    assert row is not None
+    assert row is not None  # an aggregate: always one row
     owner = None if row["owner"] is None else str(row["owner"])
     return owner, History(
         other_transactions=int(row["transactions"]), daily_total_minor=int(row["spent_minor"])
     )
 
 
-async def insert_assessment(
-    conn: asyncpg.Connection, new: NewAssessment, result: Evaluation
-) -> asyncpg.Record:
+async def record_assessment(
+    conn: asyncpg.Connection,
+    new: NewAssessment,
+    result: Evaluation,
+    *,
+    owner: str | None,
+    history: History,
+    window_h: int,
+) -> asyncpg.Record | None:
+    """Insert the assessment, under the customer's lock, only if the owner and history read
+    again there are the ones `result` was evaluated from (migration 0003's
+    `record_assessment`); None, and nothing stored, when they changed."""
     reasons = [{"code": r.code, "detail": r.detail, "score": r.score} for r in result.reasons]
-    row = await conn.fetchrow(
+    row: asyncpg.Record | None = await conn.fetchrow(
         """
-        INSERT INTO assessments (assessment_id, transaction_id, customer_id, amount_minor, currency,
-                                 from_account, to_account, decision, risk_score, risk_level,
-                                 reasons, factors, rules_version)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13)
-        RETURNING *
+        SELECT * FROM record_assessment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                                        $14, $15, $16::jsonb, $17::jsonb, $18)
         """,
+        owner,
+        history.other_transactions,
+        history.daily_total_minor,
+        window_h,
+        SPENDING_DECISIONS,
         uuid.uuid4(),
         new.transaction_id,
         new.customer_id,
@@ -96,7 +92,6 @@ async def insert_assessment(
         json.dumps(result.factors),
         new.rules_version,
     )
-    assert row is not None
     return row
 
 

@@ -1,5 +1,6 @@
 """Use cases of the risk service. Network calls (account, OFAC, KYC) run first and
-concurrently; then one transaction reads the history, evaluates and stores the assessment."""
+concurrently; then the history is read, the payment evaluated against it and the assessment
+stored, atomically with a re-check that the history is unchanged (migration 0003)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class PaymentToAssess:
 
 async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + service.checks_deadline_s
-    screening, payee, kyc, payee_kyc = await _checks(service.clients, service.caches, payment, deadline)
+    checks = _Checks(*await _checks(service.clients, service.caches, payment, deadline))
     rules = service.rules
     new = store.NewAssessment(
         transaction_id=payment.transaction_id,
@@ -74,17 +75,18 @@ async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[st
         to_account=payment.to_account,
         rules_version=rules.version,
     )
-    async with service.pool.acquire() as conn, conn.transaction():
-        await store.lock_customer(conn, payment.customer_id)
-        owner, history = await store.owner_and_history(
-            conn, payment.customer_id, payment.transaction_id, payment.amount.currency, rules.window_h
-        )
-        if owner is not None and owner != payment.customer_id:
-            raise ProblemError(
-                409, "TRANSACTION_CUSTOMER_MISMATCH", "This transaction was assessed for another customer"
-            )
-        result = domain.evaluate(rules, payment.amount, screening, kyc, history, payee, payee_kyc)
-        row = await store.insert_assessment(conn, new, result)
+    async with service.pool.acquire() as conn:
+        # Read, evaluate, then record only if the history is unchanged (two statements, no
+        # transaction around them); when another assessment of the customer came between,
+        # the same steps again under the customer's lock, where nothing can.
+        recorded = await _evaluate_and_record(conn, rules, payment, new, checks)
+        if recorded is None:
+            async with conn.transaction():
+                await store.lock_customer(conn, payment.customer_id)
+                recorded = await _evaluate_and_record(conn, rules, payment, new, checks)
+            if recorded is None:
+                raise RuntimeError("the history changed under the customer's lock")
+    result, row = recorded
     DECISIONS.labels(result.decision.name).inc()
     log.info(
         "risk decision %s score %d for transaction %s (%s)",
@@ -94,6 +96,41 @@ async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[st
         ",".join(r.code for r in result.reasons) or "no reasons",
     )
     return _out(row)
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """What the dependencies answered, evaluated together with the stored history."""
+
+    screening: domain.Screening
+    payee: tuple[domain.Screening, ...]
+    kyc: domain.Kyc
+    payee_kyc: domain.Kyc | None
+
+
+async def _evaluate_and_record(
+    conn: asyncpg.Connection,
+    rules: Rules,
+    payment: PaymentToAssess,
+    new: store.NewAssessment,
+    checks: _Checks,
+) -> tuple[domain.Evaluation, asyncpg.Record] | None:
+    """Read the history, evaluate against it and record the outcome if the history is still
+    the same when recorded; None (nothing stored) when it changed in between."""
+    owner, history = await store.owner_and_history(
+        conn, payment.customer_id, payment.transaction_id, payment.amount.currency, rules.window_h
+    )
+    if owner is not None and owner != payment.customer_id:
+        raise ProblemError(
+            409, "TRANSACTION_CUSTOMER_MISMATCH", "This transaction was assessed for another customer"
+        )
+    result = domain.evaluate(
+        rules, payment.amount, checks.screening, checks.kyc, history, checks.payee, checks.payee_kyc
+    )
+    row = await store.record_assessment(
+        conn, new, result, owner=owner, history=history, window_h=rules.window_h
+    )
+    return None if row is None else (result, row)
 
 
 async def list_assessments(service: RiskService, transaction_id: str, limit: int) -> list[dict[str, Any]]:
