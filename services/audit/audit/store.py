@@ -57,10 +57,24 @@ async def append_context(
     )
 
 
-_INSERT_ENTRY = """
-INSERT INTO audit_log (id, event_id, topic, event_type, source, subject, transaction_id,
-                       customer_id, data, event_time, recorded_at, prev_hash, hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13)
+# One statement per batch, whatever its size: the entries, then any checkpoints that fall in
+# it (ordinality keeps their ids in chain order). Nothing references a checkpoint row, so
+# inserting both in one statement is the same as two.
+_INSERT_ENTRIES = """
+WITH entries AS (
+    INSERT INTO audit_log (id, event_id, topic, event_type, source, subject, transaction_id,
+                           customer_id, data, event_time, recorded_at, prev_hash, hash)
+    SELECT id, event_id, topic, event_type, source, subject, transaction_id,
+           customer_id, data::jsonb, event_time, recorded_at, prev_hash, hash
+    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[])
+         AS u(id, event_id, topic, event_type, source, subject, transaction_id,
+              customer_id, data, event_time, recorded_at, prev_hash, hash)
+)
+INSERT INTO audit_checkpoints (head_id, head_hash, signature)
+SELECT head_id, head_hash, signature
+FROM unnest($14::bigint[], $15::text[], $16::text[]) WITH ORDINALITY AS c(head_id, head_hash, signature, n)
+ORDER BY n
 """
 
 
@@ -83,8 +97,20 @@ def _entry_args(stored: StoredEntry) -> tuple[Any, ...]:
     )
 
 
-async def insert_entries(conn: asyncpg.Connection, entries: Sequence[StoredEntry]) -> None:
-    await conn.executemany(_INSERT_ENTRY, [_entry_args(e) for e in entries])
+async def insert_entries(
+    conn: asyncpg.Connection, entries: Sequence[StoredEntry], checkpoints: Sequence[Checkpoint] = ()
+) -> None:
+    """Append `entries` and their `checkpoints` in one round trip."""
+    if not entries:
+        return
+    entry_columns = [list(column) for column in zip(*(_entry_args(e) for e in entries), strict=True)]
+    await conn.execute(
+        _INSERT_ENTRIES,
+        *entry_columns,
+        [c.head_id for c in checkpoints],
+        [c.head_hash for c in checkpoints],
+        [c.signature for c in checkpoints],
+    )
 
 
 def _stored(row: asyncpg.Record) -> StoredEntry:
@@ -163,10 +189,6 @@ _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (head_id, head_hash, signatu
 
 async def insert_checkpoint(conn: asyncpg.Connection, checkpoint: Checkpoint) -> None:
     await conn.execute(_INSERT_CHECKPOINT, checkpoint.head_id, checkpoint.head_hash, checkpoint.signature)
-
-
-async def insert_checkpoints(conn: asyncpg.Connection, checkpoints: Sequence[Checkpoint]) -> None:
-    await conn.executemany(_INSERT_CHECKPOINT, [(c.head_id, c.head_hash, c.signature) for c in checkpoints])
 
 
 async def checkpoints(conn: asyncpg.Connection) -> list[Checkpoint]:

@@ -78,9 +78,7 @@ async def _append(
             signature = domain.sign_checkpoint(policy.key, next_id, stored.hash)
             checkpoints.append(domain.Checkpoint(next_id, stored.hash, signature))
         next_id, prev_hash = next_id + 1, stored.hash
-    await store.insert_entries(conn, appended)
-    if checkpoints:
-        await store.insert_checkpoints(conn, checkpoints)
+    await store.insert_entries(conn, appended, checkpoints)
     return appended
 
 

@@ -4,9 +4,13 @@ costs only itself: it is dead-lettered, the rest are recorded once, the chain st
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import asyncpg
 import httpx
+from audit.events import AuditHandlers
 from audit.main import AuditSettings, create_app
+from audit.usecases import CheckpointPolicy
 from paykit.events import CloudEvent, RedisStreamsTransport, dead_letter_topic, new_event
 from paykit.testing import running_app
 
@@ -51,3 +55,54 @@ async def test_a_poisoned_event_is_dead_lettered_and_the_rest_of_its_batch_recor
             assert await verify(client) == {"valid": True, "checked": len(good)}
     finally:
         await publisher.aclose()
+
+
+class _CountingConnection:
+    """A connection that counts the statements it sends (executemany: one per row, as the
+    server executes them)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self.statements = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        self.statements += 1
+        return await self._conn.execute(query, *args)
+
+    async def executemany(self, query: str, args: list[Any]) -> None:
+        self.statements += len(args)
+        await self._conn.executemany(query, args)
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        self.statements += 1
+        return await self._conn.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        self.statements += 1
+        return await self._conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.fetchval(query, *args)
+
+
+async def _statements_to_record(db: asyncpg.Connection, events: list[CloudEvent]) -> int:
+    counting = _CountingConnection(db)
+    async with db.transaction():
+        await AuditHandlers(CheckpointPolicy(every=5)).handle_payment_events(counting, events)  # type: ignore[arg-type]
+    return counting.statements
+
+
+async def test_a_batch_costs_the_same_statements_whatever_its_size(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    small = await _statements_to_record(db, [payment_event(f"TXN_S{i}", "completed") for i in range(2)])
+    # 20 more entries cross four checkpoint positions (every 5): still the same statements.
+    large = await _statements_to_record(db, [payment_event(f"TXN_L{i}", "completed") for i in range(20)])
+    assert large == small
+    assert await verify(client) == {"valid": True, "checked": 22}
+    heads = await db.fetch("SELECT head_id FROM audit_checkpoints ORDER BY id")
+    assert [r["head_id"] for r in heads] == [5, 10, 15, 20]
