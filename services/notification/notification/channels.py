@@ -8,6 +8,7 @@ channel does not stop the others and every attempt is recorded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,7 +36,17 @@ class Channel(Protocol):
 
     async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery: ...
 
+    # Each message in turn, as `deliver` would; an in-transaction channel may take them in
+    # one write (a consumed batch costs one round trip, not one per message).
+    async def deliver_many(
+        self, conn: asyncpg.Connection, messages: Sequence[Outgoing]
+    ) -> list[Delivery]: ...
+
     async def aclose(self) -> None: ...
+
+
+async def _each(channel: Channel, conn: asyncpg.Connection, messages: Sequence[Outgoing]) -> list[Delivery]:
+    return [await channel.deliver(conn, message) for message in messages]
 
 
 class DevInboxChannel:
@@ -55,6 +66,17 @@ class DevInboxChannel:
         )
         return Delivery(message.channel, True, message_id=f"dev_{message.channel}_{row_id}")
 
+    async def deliver_many(self, conn: asyncpg.Connection, messages: Sequence[Outgoing]) -> list[Delivery]:
+        rows = []
+        for m in messages:
+            assert m.recipient is not None
+            rows.append(store.DevMessage(m.channel, m.recipient, m.text.subject, m.text.body, m.customer_id))
+        row_ids = await store.insert_dev_messages(conn, rows)
+        return [
+            Delivery(m.channel, True, message_id=f"dev_{m.channel}_{row_id}")
+            for m, row_id in zip(messages, row_ids, strict=True)
+        ]
+
     async def aclose(self) -> None:
         return None
 
@@ -66,6 +88,9 @@ class UnconfiguredChannel:
 
     async def deliver(self, conn: asyncpg.Connection, message: Outgoing) -> Delivery:
         return Delivery(message.channel, False, error="CHANNEL_NOT_CONFIGURED")
+
+    async def deliver_many(self, conn: asyncpg.Connection, messages: Sequence[Outgoing]) -> list[Delivery]:
+        return await _each(self, conn, messages)
 
     async def aclose(self) -> None:
         return None
@@ -106,6 +131,9 @@ class TwilioSmsChannel:
             log.warning("twilio refused the message: status %d", response.status_code)
             return Delivery("sms", False, error="PROVIDER_REJECTED")
         return Delivery("sms", True, message_id=str(response.json().get("sid", "")) or None)
+
+    async def deliver_many(self, conn: asyncpg.Connection, messages: Sequence[Outgoing]) -> list[Delivery]:
+        return await _each(self, conn, messages)  # one provider call per message, in order
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -149,6 +177,9 @@ class SendGridEmailChannel:
             log.warning("sendgrid refused the message: status %d", response.status_code)
             return Delivery("email", False, error="PROVIDER_REJECTED")
         return Delivery("email", True, message_id=response.headers.get("X-Message-Id"))
+
+    async def deliver_many(self, conn: asyncpg.Connection, messages: Sequence[Outgoing]) -> list[Delivery]:
+        return await _each(self, conn, messages)  # one provider call per message, in order
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from paykit.errors import ProblemError
@@ -33,38 +34,51 @@ class NotificationHandlers:
         self.deps = deps
 
     async def handle_payment_event(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
-        data = event.data if isinstance(event.data, dict) else {}
-        await self._notify(conn, event.id, domain.notice_for_payment_event(event.type, data))
+        await self.handle_payment_events(conn, [event])
 
     async def handle_notification_event(self, conn: asyncpg.Connection, event: CloudEvent) -> None:
-        data = event.data if isinstance(event.data, dict) else {}
-        notice = domain.notice_for_notification_event(event.type, data)
-        if notice is None:
-            log.warning("notification event %s has no usable notice; skipped", event.id)
-        await self._notify(conn, event.id, notice)
+        await self.handle_notification_events(conn, [event])
 
     async def handle_payment_events(self, conn: asyncpg.Connection, events: Sequence[CloudEvent]) -> None:
-        for event in events:
-            await self.handle_payment_event(conn, event)
+        await self._notify(conn, [(e.id, domain.notice_for_payment_event(e.type, _data(e))) for e in events])
 
     async def handle_notification_events(
         self, conn: asyncpg.Connection, events: Sequence[CloudEvent]
     ) -> None:
+        notices: list[tuple[str, Notice | None]] = []
         for event in events:
-            await self.handle_notification_event(conn, event)
+            notice = domain.notice_for_notification_event(event.type, _data(event))
+            if notice is None:
+                log.warning("notification event %s has no usable notice; skipped", event.id)
+            notices.append((event.id, notice))
+        await self._notify(conn, notices)
 
-    async def _notify(self, conn: asyncpg.Connection, event_id: str, notice: Notice | None) -> None:
-        if notice is None or await store.event_already_notified(conn, event_id):
+    async def _notify(self, conn: asyncpg.Connection, notices: Sequence[tuple[str, Notice | None]]) -> None:
+        """Notify each event (by id) not notified before, once: one query finds those already
+        notified, the contact lookups are the only network calls, and the deliveries and their
+        records cost the same round trips for one event or a batch."""
+        wanted = [(event_id, notice) for event_id, notice in notices if notice is not None]
+        if not wanted:
             return
-        try:
-            messages = await usecases.compose(
-                self.deps.account, notice.customer_id, notice.kind, notice.data, notice.channels
-            )
-        except ProblemError as exc:
-            if exc.status >= 500:
-                raise  # transient: let the consumer retry the event
-            log.warning("event %s not notified: %s", event_id, exc.code)
-            return
-        await usecases.dispatch(
-            conn, self.deps.channels, notice.customer_id, notice.kind, messages, source_event_id=event_id
-        )
+        done = await store.events_already_notified(conn, [event_id for event_id, _ in wanted])
+        pending: list[usecases.Pending] = []
+        for event_id, notice in wanted:
+            if event_id in done:
+                continue
+            done.add(event_id)  # an event repeated in the batch is notified once
+            try:
+                messages = await usecases.compose(
+                    self.deps.account, notice.customer_id, notice.kind, notice.data, notice.channels
+                )
+            except ProblemError as exc:
+                if exc.status >= 500:
+                    raise  # transient: let the consumer retry the event
+                log.warning("event %s not notified: %s", event_id, exc.code)
+                continue
+            pending.append(usecases.Pending(event_id, notice.customer_id, notice.kind, messages))
+        if pending:
+            await usecases.dispatch_many(conn, self.deps.channels, pending)
+
+
+def _data(event: CloudEvent) -> dict[str, Any]:
+    return event.data if isinstance(event.data, dict) else {}

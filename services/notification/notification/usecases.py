@@ -85,6 +85,69 @@ async def dispatch(
     return sent
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """The messages composed for a consumed event, not delivered yet."""
+
+    source_event_id: str
+    customer_id: str
+    kind: NotificationType
+    messages: list[Outgoing]
+
+
+async def dispatch_many(
+    conn: asyncpg.Connection, channels: Mapping[ChannelName, Channel], pending: Sequence[Pending]
+) -> None:
+    """Deliver the messages of consumed events and record every attempt, in the consumer's
+    transaction: each channel takes its share in one go and the records are one statement,
+    so a batch costs the same round trips whatever its size."""
+    outgoing = [(p, message) for p in pending for message in p.messages]
+    deliveries = await _deliver_all(conn, channels, [message for _, message in outgoing])
+    await store.insert_notifications(
+        conn,
+        [
+            store.NotificationRecord(
+                customer_id=p.customer_id,
+                kind=p.kind.value,
+                channel=message.channel,
+                recipient=message.recipient,
+                subject=message.text.subject,
+                body=message.text.redacted_body,
+                sent=delivery.success,
+                provider_message_id=delivery.message_id,
+                error=delivery.error,
+                source_event_id=p.source_event_id,
+            )
+            for (p, message), delivery in zip(outgoing, deliveries, strict=True)
+        ],
+    )
+    for (p, message), delivery in zip(outgoing, deliveries, strict=True):
+        if delivery.success:
+            NOTIFICATIONS_SENT.labels(message.channel, p.kind.value).inc()
+
+
+async def _deliver_all(
+    conn: asyncpg.Connection, channels: Mapping[ChannelName, Channel], messages: Sequence[Outgoing]
+) -> list[Delivery]:
+    """Each message's delivery, in order; a message without a recipient is not sent."""
+    found: dict[int, Delivery] = {}
+    shares: list[tuple[Channel, list[int]]] = []  # by channel object, in order of first use
+    for index, message in enumerate(messages):
+        if message.recipient is None:
+            found[index] = Delivery(message.channel, False, error="NO_RECIPIENT")
+            continue
+        channel = channels[message.channel]
+        share = next((indices for known, indices in shares if known is channel), None)
+        if share is None:
+            shares.append((channel, [index]))
+        else:
+            share.append(index)
+    for channel, indices in shares:
+        delivered = await channel.deliver_many(conn, [messages[i] for i in indices])
+        found.update(zip(indices, delivered, strict=True))
+    return [found[index] for index in range(len(messages))]
+
+
 async def send_notification(
     deps: Deps,
     customer_id: str,

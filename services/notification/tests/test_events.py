@@ -8,7 +8,7 @@ import httpx
 from notification.events import NotificationHandlers
 from paykit.events import CloudEvent
 
-from .conftest import make_event
+from .conftest import CountingConnection, make_event
 
 
 def handlers(client: httpx.AsyncClient) -> NotificationHandlers:
@@ -117,4 +117,64 @@ async def test_a_batch_is_notified_once_per_event_however_often_it_arrives(
     assert await messages(db, "+1234567890") == [
         "Payment of 1000.00 USD confirmed. Transaction ID: TXN_42",
         "Payment of 1000.00 USD could not be completed. Transaction ID: TXN_42",
+    ]
+
+
+async def _statements_to_notify(
+    client: httpx.AsyncClient, db: asyncpg.Connection, events: list[CloudEvent]
+) -> int:
+    counting = CountingConnection(db)
+    async with db.transaction():
+        await handlers(client).handle_payment_events(counting, events)  # type: ignore[arg-type]
+    return counting.statements
+
+
+async def test_a_batch_costs_the_same_statements_whatever_its_size(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    small = await _statements_to_notify(client, db, [payment_event("evt-s1", "completed")])
+    large = await _statements_to_notify(
+        client,
+        db,
+        [payment_event(f"evt-l{i}", state) for i in range(8) for state in ("processing", "completed")],
+    )
+    assert large == small
+    rows = await db.fetch("SELECT source_event_id, count(*) AS n FROM notifications GROUP BY 1 ORDER BY 1")
+    assert [(r["source_event_id"], r["n"]) for r in rows] == [
+        *((f"evt-l{i}", 2) for i in range(8)),
+        ("evt-s1", 2),
+    ]
+    assert len(await messages(db, "+1234567890")) == 9
+
+
+async def test_a_batch_sends_each_message_once_with_its_own_dev_inbox_id(
+    client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    declined = make_event(
+        id="evt-n2",
+        type="notification.requested",
+        data={"customer_id": "cust_002", "type": "PAYMENT_DECLINED", "data": {"transaction_id": "TXN_9"}},
+    )
+    async with db.transaction():
+        await handlers(client).handle_payment_events(
+            db, [payment_event("evt-c1", "completed"), payment_event("evt-c2", "failed")]
+        )
+        await handlers(client).handle_notification_events(db, [declined])
+    rows = await db.fetch(
+        """SELECT n.source_event_id, n.channel, n.status, n.error, d.body AS delivered, n.body
+           FROM notifications n
+           LEFT JOIN dev_inbox d ON n.provider_message_id = 'dev_' || d.channel || '_' || d.id
+           ORDER BY n.id"""
+    )
+    failed = "Payment of 1000.00 USD could not be completed. Transaction ID: TXN_42"
+    confirmed = "Payment of 1000.00 USD confirmed. Transaction ID: TXN_42"
+    declined_text = "Your payment was declined. Transaction ID: TXN_9"
+    assert [tuple(r) for r in rows] == [
+        ("evt-c1", "email", "SENT", None, confirmed, confirmed),
+        ("evt-c1", "sms", "SENT", None, confirmed, confirmed),
+        ("evt-c2", "email", "SENT", None, failed, failed),
+        ("evt-c2", "sms", "SENT", None, failed, failed),
+        # cust_002 has no phone number: the SMS fails and nothing is delivered for it.
+        ("evt-n2", "email", "SENT", None, declined_text, declined_text),
+        ("evt-n2", "sms", "FAILED", "NO_RECIPIENT", None, declined_text),
     ]
