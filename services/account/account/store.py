@@ -178,30 +178,54 @@ async def insert_account(conn: Conn, account_number: str, customer_id: str, curr
 # --- Holds ------------------------------------------------------------------------------
 
 
-async def clock_and_locked_hold(
-    conn: Conn, hold_id: str, *, lock_accounts_if_pending: bool = False
-) -> tuple[datetime, Hold | None]:
+async def clock_and_locked_hold(conn: Conn, hold_id: str) -> tuple[datetime, Hold | None]:
     """The database's clock (the transaction's start) and the hold, locked for the rest of the
-    transaction, in one round trip: every hold use case starts with both. With
-    `lock_accounts_if_pending`, a pending hold's two accounts are locked too, after the hold
-    and in `lock_accounts`' order (what a capture takes before it moves money)."""
-    accounts = (
-        """(SELECT count(*) FROM (SELECT 1 FROM accounts
-              WHERE h.status = 'PENDING' AND account_number IN (h.account_number, h.to_account)
-              ORDER BY account_number FOR NO KEY UPDATE) AS locked)"""
-        if lock_accounts_if_pending
-        else "0"
-    )
+    transaction, in one round trip: every hold use case starts with both."""
     row = await conn.fetchrow(
-        f"""SELECT now() AS clock, {accounts} AS accounts_locked, h.* FROM (SELECT 1) AS one
+        f"""SELECT now() AS clock, h.* FROM (SELECT 1) AS one
               LEFT JOIN LATERAL (SELECT {_HOLD_COLUMNS} FROM holds WHERE hold_id = $1 FOR UPDATE) AS h
                 ON true""",
         hold_id,
     )
-    clock: datetime = row["clock"]
+    return row["clock"], _hold_of(row)
+
+
+def _hold_of(row: asyncpg.Record) -> Hold | None:
     if row["hold_id"] is None:
-        return clock, None
-    return clock, _hold({key: value for key, value in row.items() if key not in ("clock", "accounts_locked")})
+        return None
+    return _hold({key: value for key, value in row.items() if key not in ("clock", "released")})
+
+
+async def lock_and_release_hold(conn: Conn, hold_id: str) -> tuple[datetime, Hold | None]:
+    """`clock_and_locked_hold` for a capture, in the same one round trip: a pending hold's two
+    accounts are locked too, after the hold and in `lock_accounts`' order (a capture A->B and
+    one B->A then queue on the same first lock instead of deadlocking), and then the hold's
+    amount is released from its payer's held amount, as `unreserve` does. Both ways on from
+    PENDING here, posting and expiring, start with that release; anything that refuses the
+    capture after it rolls the transaction back with it. The hold returned is as it was
+    before the release (still PENDING)."""
+    row = await conn.fetchrow(
+        f"""WITH h AS (SELECT {_HOLD_COLUMNS} FROM holds WHERE hold_id = $1 FOR UPDATE),
+           locked AS (
+               SELECT count(*) AS n FROM (
+                   SELECT 1 FROM accounts, h
+                    WHERE h.status = 'PENDING'
+                      AND accounts.account_number IN (h.account_number, h.to_account)
+                    ORDER BY accounts.account_number FOR NO KEY UPDATE OF accounts) AS each_locked),
+           released AS (
+               UPDATE accounts SET held_minor = accounts.held_minor - h.amount_minor, updated_at = now()
+                 FROM h, locked
+                WHERE h.status = 'PENDING' AND locked.n > 0
+                  AND accounts.account_number = h.account_number AND accounts.held_minor >= h.amount_minor
+               RETURNING accounts.account_number)
+           SELECT now() AS clock, (SELECT count(*) FROM released) AS released, h.*
+             FROM (SELECT 1) AS one LEFT JOIN h ON true""",
+        hold_id,
+    )
+    hold = _hold_of(row)
+    if hold is not None and hold.status == PENDING and row["released"] != 1:
+        raise RuntimeError(f"held amount of {hold.account_number} is smaller than a pending hold")
+    return row["clock"], hold
 
 
 async def get_hold(conn: Conn, hold_id: str, *, for_update: bool = False) -> Hold | None:

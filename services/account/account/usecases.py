@@ -237,9 +237,10 @@ async def capture_hold(
     """Post the hold (or part of it, releasing the rest). The first outcome is final."""
     async with pool.acquire() as conn, conn.transaction():
         # A pending hold's two accounts are locked with it, in the one global order, before
-        # any row moves: a capture A->B and a capture B->A then queue on the same first lock
-        # instead of deadlocking.
-        clock, found = await store.clock_and_locked_hold(conn, hold_id, lock_accounts_if_pending=True)
+        # any row moves, and its amount is released from the payer's held amount (before the
+        # debit, so available never dips below zero between them): both ways on, posting and
+        # expiring, start with that release; a refusal below rolls it back.
+        clock, found = await store.lock_and_release_hold(conn, hold_id)
         at = now or clock
         hold = _found(found)
         if hold.status == POSTED:
@@ -247,12 +248,11 @@ async def capture_hold(
         if hold.status != PENDING:
             raise _already_resolved(hold)
         if hold.expires_at <= at:
-            hold = await _expire(conn, hold, at)
+            domain.check_transition(hold.status, EXPIRED)
+            hold = await store.resolve_hold(conn, hold.hold_id, EXPIRED, at)
         else:
             captured = domain.capture_amount(hold, amount_minor)
             domain.check_transition(hold.status, POSTED)
-            # Release the hold before the debit, so available never dips below zero between them.
-            await store.unreserve(conn, hold.account_number, hold.amount_minor)
             hold = await store.post_capture(conn, hold, captured, domain.capture_postings(hold, captured), at)
     if hold.status == EXPIRED:
         HOLDS_TOTAL.labels("expired").inc()

@@ -6,8 +6,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from account import usecases
 from account.main import AccountSettings, create_app
+from paykit import ProblemError
+from paykit.db import create_pool
 from paykit.testing import running_app
 
 from .conftest import Ledger
@@ -305,4 +308,33 @@ async def test_the_one_statement_placement_declines_every_case_it_does_not_own(l
         placed = await store.place_new_hold(conn, request(amount_minor=900), None)
     assert placed is not None and (placed.status, placed.amount_minor) == ("PENDING", 900)
     assert await ledger.available("A13") == 0
+    await ledger.assert_consistent()
+
+
+async def test_a_capture_is_one_transaction_of_three_statements(
+    ledger: Ledger, settings: AccountSettings
+) -> None:
+    """Lock the hold and its accounts and release the held amount; post; nothing else."""
+    await ledger.open("RT1", 100_000)
+    await ledger.open("RT2", 0)
+    assert (await ledger.hold("rt-1", "RT1", "RT2", 30_000)).status_code == 201
+    assert (await ledger.hold("rt-2", "RT1", "RT2", 10_000)).status_code == 201
+    assert (await ledger.hold("rt-warm", "RT1", "RT2", 1_000)).status_code == 201
+    statements: list[str] = []
+    pool = await create_pool(settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1}))
+    try:
+        await usecases.capture_hold(pool, "rt-warm", None)  # asyncpg reads the types it meets once
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda logged: statements.append(logged.query.split()[0]))
+        captured = await usecases.capture_hold(pool, "rt-1", 20_000)
+        with pytest.raises(ProblemError) as expired:
+            await usecases.capture_hold(pool, "rt-2", None, now=datetime.now(UTC) + timedelta(days=1))
+    finally:
+        await pool.close()
+    assert (captured.hold.status, captured.hold.captured_minor) == ("POSTED", 20_000)
+    assert expired.value.code == "HOLD_EXPIRED"
+    # BEGIN, the lock and release, then the posting (or the hold resolved EXPIRED), COMMIT.
+    assert statements == ["BEGIN;", "WITH", "WITH", "COMMIT;", "BEGIN;", "WITH", "UPDATE", "COMMIT;"]
+    payer = await ledger.account("RT1")
+    assert (payer["balance_minor"], payer["held_minor"]) == (79_000, 0)
     await ledger.assert_consistent()
