@@ -31,11 +31,12 @@ from .telemetry import inject_headers
 
 __all__ = (
     "KEEPALIVE_S",
+    "CookielessClient",
     "ServiceCallError",
     "ServiceClient",
     "ServiceTimeout",
     "ServiceUnavailable",
-    "service_transport",  # the gateway's forwarding client is plain httpx on this transport
+    "service_transport",  # the gateway forwards with a CookielessClient on this transport
 )
 
 log = logging.getLogger("paykit.http")
@@ -79,7 +80,9 @@ class _NoCookies(httpx.Cookies):
         return None
 
 
-class _Client(httpx.AsyncClient):
+class CookielessClient(httpx.AsyncClient):
+    """An httpx client that keeps no cookie jar: what every service-to-service call uses."""
+
     _no_cookies = _NoCookies()
 
     @property
@@ -113,7 +116,7 @@ class ServiceClient:
         self.retries_max = retries_max
         self._timeout_s = timeout_s
         limits = httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_S)
-        self._client = _Client(
+        self._client = CookielessClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 2.0)),
             transport=transport or service_transport(base_url, limits),

@@ -30,11 +30,14 @@ class ConfirmRecorder:
         self.requests: list[httpx.Request] = []
         # What confirm answers next (status, body), instead of the echo.
         self.reply: tuple[int, dict[str, Any]] | None = None
+        # A Set-Cookie to add to the next answers.
+        self.cookie: str | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if self.reply is not None:
-            return httpx.Response(self.reply[0], json=self.reply[1])
+            cookies = {"set-cookie": self.cookie} if self.cookie else {}
+            return httpx.Response(self.reply[0], json=self.reply[1], headers=cookies)
         body = json.loads(request.content or b"null")
         if request.url.path == "/health":
             return httpx.Response(200, json={"status": "healthy"})

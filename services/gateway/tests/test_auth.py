@@ -198,3 +198,16 @@ async def test_health_names_the_instance_and_reports_dependencies(client: httpx.
     health = (await client.get("/health")).json()
     assert health["status"] == "healthy" and health["instance"]
     assert health["dependencies"] == {"redis": "healthy", "confirm_service": "healthy"}
+
+
+async def test_a_cookie_a_service_sets_is_never_sent_on_for_the_next_customer(
+    client: httpx.AsyncClient, confirm: ConfirmRecorder
+) -> None:
+    demo = {"Authorization": f"Bearer {(await login(client))['access_token']}"}
+    jane = {"Authorization": f"Bearer {(await login(client, 'jane'))['access_token']}"}
+    confirm.reply = (200, {"payments": []})
+    confirm.cookie = "session=demo-only"
+    await client.get("/payments", headers=demo)
+    confirm.cookie = None
+    await client.get("/payments", headers=jane)
+    assert "cookie" not in confirm.requests[-1].headers
