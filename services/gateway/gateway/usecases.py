@@ -14,7 +14,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from paykit.errors import ProblemError
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from . import store
 from .domain import (
@@ -26,7 +25,6 @@ from .domain import (
     new_refresh_token,
     verify_access_token,
 )
-from .ratelimit import guard_unavailable
 
 LOGINS = Counter("gateway_logins_total", "Login attempts", ["result"])
 _HASHER = PasswordHasher()
@@ -143,7 +141,7 @@ async def refresh(deps: AuthDeps, refresh_token: str) -> dict[str, Any]:
 
 async def logout(deps: AuthDeps, principal: Principal, refresh_token: str | None) -> None:
     remaining_s = max(1, principal.expires_at - int(time.time()))
-    await deps.redis.set(REVOKED_PREFIX + principal.token_id, b"1", ex=remaining_s)
+    await deps.redis.set(revocation_key(principal), b"1", ex=remaining_s)
     if refresh_token:
         async with deps.pool.acquire() as conn, conn.transaction():
             family = await store.revoke_token(
@@ -153,7 +151,9 @@ async def logout(deps: AuthDeps, principal: Principal, refresh_token: str | None
                 await store.revoke_family(conn, family)
 
 
-async def authenticate(deps: AuthDeps, authorization: str | None) -> Principal:
+def verify_token(deps: AuthDeps, authorization: str | None) -> Principal:
+    """The bearer token's principal, checked here without I/O; whether it was revoked is
+    `revocation_key`'s question, asked in the caller's rate-limit round trip."""
     if not authorization:
         raise ProblemError(
             401,
@@ -170,7 +170,7 @@ async def authenticate(deps: AuthDeps, authorization: str | None) -> Principal:
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        principal = verify_access_token(
+        return verify_access_token(
             token.strip(), deps.signing_key, issuer=deps.config.issuer, audience=deps.config.audience
         )
     except TokenError as exc:
@@ -180,16 +180,17 @@ async def authenticate(deps: AuthDeps, authorization: str | None) -> Principal:
             str(exc).capitalize(),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
-    try:
-        revoked = await deps.redis.exists(REVOKED_PREFIX + principal.token_id)
-    except (RedisError, OSError, TimeoutError) as exc:
-        # A revocation we cannot check is not one we may ignore: refuse, never a 500.
-        raise guard_unavailable("TOKEN_CHECK_UNAVAILABLE", "Tokens cannot be checked now") from exc
-    if revoked:
-        raise ProblemError(
-            401,
-            "TOKEN_REVOKED",
-            "The token was revoked (logged out)",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    return principal
+
+
+def revocation_key(principal: Principal) -> str:
+    """The Redis key `logout` sets for the principal's access token."""
+    return REVOKED_PREFIX + principal.token_id
+
+
+def token_revoked() -> ProblemError:
+    return ProblemError(
+        401,
+        "TOKEN_REVOKED",
+        "The token was revoked (logged out)",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
