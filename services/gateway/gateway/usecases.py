@@ -6,6 +6,7 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import asyncpg
@@ -17,13 +18,13 @@ from redis.asyncio import Redis
 
 from . import store
 from .domain import (
+    AccessTokenVerifier,
     KeyPair,
     Principal,
     TokenError,
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
-    verify_access_token,
 )
 
 LOGINS = Counter("gateway_logins_total", "Login attempts", ["result"])
@@ -51,6 +52,10 @@ class AuthDeps:
     redis: Redis
     signing_key: KeyPair
     config: AuthConfig
+
+    @cached_property
+    def verifier(self) -> AccessTokenVerifier:
+        return AccessTokenVerifier(self.signing_key, issuer=self.config.issuer, audience=self.config.audience)
 
 
 def _invalid_credentials() -> ProblemError:
@@ -170,9 +175,7 @@ def verify_token(deps: AuthDeps, authorization: str | None) -> Principal:
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        return verify_access_token(
-            token.strip(), deps.signing_key, issuer=deps.config.issuer, audience=deps.config.audience
-        )
+        return deps.verifier.verify(token.strip())
     except TokenError as exc:
         raise ProblemError(
             401,
