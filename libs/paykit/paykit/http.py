@@ -36,6 +36,7 @@ __all__ = (
     "ServiceClient",
     "ServiceTimeout",
     "ServiceUnavailable",
+    "cached_url",
     "service_transport",  # the gateway forwards with a CookielessClient on this transport
 )
 
@@ -70,6 +71,21 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 KEEPALIVE_S = 4.0
 # Merged URLs kept per client: a service calls a handful of fixed paths (and some with ids).
 URL_CACHE_SIZE_MAX = 256
+
+
+def cached_url(cache: dict[str, httpx.URL], base: httpx.URL, path: str) -> httpx.URL:
+    """`path` joined to `base` as httpx joins them, parsed once per path and kept in `cache`
+    (at most URL_CACHE_SIZE_MAX paths)."""
+    url = cache.get(path)
+    if url is None:
+        relative = httpx.URL(path)
+        url = relative
+        if relative.is_relative_url:
+            url = base.copy_with(raw_path=base.raw_path + relative.raw_path.lstrip(b"/"))
+        if len(cache) >= URL_CACHE_SIZE_MAX:
+            cache.clear()
+        cache[path] = url
+    return url
 
 
 class _NoCookies(httpx.Cookies):
@@ -172,17 +188,7 @@ class ServiceClient:
     def _url(self, path: str) -> httpx.URL:
         """`path` joined to the base URL as httpx joins them, parsed once per path: httpx's URL
         parsing was a quarter of a call's own work once the transport was lean."""
-        url = self._urls.get(path)
-        if url is None:
-            relative = httpx.URL(path)
-            base = self._client.base_url
-            url = relative
-            if relative.is_relative_url:
-                url = base.copy_with(raw_path=base.raw_path + relative.raw_path.lstrip(b"/"))
-            if len(self._urls) >= URL_CACHE_SIZE_MAX:
-                self._urls.clear()
-            self._urls[path] = url
-        return url
+        return cached_url(self._urls, self._client.base_url, path)
 
     async def _send_once(
         self,

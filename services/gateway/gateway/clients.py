@@ -9,7 +9,7 @@ import httpx
 from paykit import deadline
 from paykit.context import CORRELATION_HEADER, IDEMPOTENCY_HEADER, current_correlation_id
 from paykit.errors import ProblemError
-from paykit.http import KEEPALIVE_S, CookielessClient, service_transport
+from paykit.http import KEEPALIVE_S, CookielessClient, cached_url, service_transport
 from paykit.identity import ServiceIdentity
 from paykit.telemetry import inject_headers
 
@@ -38,6 +38,7 @@ class Upstream:
             transport=transport or service_transport(base_url, limits),
             limits=limits,
         )
+        self._urls: dict[str, httpx.URL] = {}
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -74,7 +75,12 @@ class Upstream:
         timeout = deadline.cap_timeout_s(self._timeout_s)
         try:
             return await self._client.request(
-                method, path, json=json, params=params, headers=headers, timeout=timeout
+                method,
+                cached_url(self._urls, self._client.base_url, path),
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=timeout,
             )
         except httpx.TimeoutException:
             # 503, not 504: the answer the fleet gives when it cannot serve in time. A money
