@@ -6,8 +6,9 @@
 - a transient failure (5xx) is not stored: the key is released so the client may retry
 - a request that crashed holds its key only until its lease runs out
 - a use case may store the answer in the transaction of its last state change
-  (`pending_answer().store(conn, ...)`): a crash can then not leave the change without it,
-  and the request needs no commit of its own for the answer
+  (`pending_answer().store(conn, ...)`), or in the statement of that change itself
+  (`pending_answer().prepare(...)` and `answer_for_each`): a crash can then not leave the
+  change without it, and the request needs no commit of its own for the answer
 
 Keys are scoped to (principal, route) and kept 24 h. The claim is one INSERT ... ON CONFLICT,
 so two racing requests can never both run (the seed's Redis check-then-set could).
@@ -20,7 +21,7 @@ import json
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from starlette.responses import Response
@@ -40,6 +41,27 @@ class StoredResponse:
 
 
 Answer = tuple[int, dict[str, Any]]
+
+
+class AnswerRow(NamedTuple):
+    """The parameters of `answer_for_each`, in its order."""
+
+    status: int
+    body: bytes
+    principal: str
+    route: str
+    key: str
+
+
+def answer_for_each(changed: str, first: int) -> str:
+    """A WITH item storing an answer (parameters `first`..`first`+4, an AnswerRow) when the
+    WITH item `changed` returns a row: the answer is written by the statement of the state
+    change it answers, or not at all when nothing changed."""
+    status, body, principal, route, key = (f"${first + i}" for i in range(5))
+    return f"""answered AS (UPDATE idempotency_keys
+                 SET response_status = {status}::int, response_body = {body}::bytea, locked_until = NULL
+                 WHERE principal = {principal} AND route = {route} AND idempotency_key = {key}
+                   AND EXISTS (SELECT 1 FROM {changed}))"""
 
 
 @dataclass
@@ -65,6 +87,17 @@ class PendingAnswer:
             return
         await _store_answer(conn, self.principal, self.route, self.key, status, raw)
         self._written = (status, raw)
+
+    def prepare(self, answer: Callable[[], Answer]) -> AnswerRow | None:
+        """`answer()` as the parameters of `answer_for_each`, for a state change and its
+        answer written by one statement (one round trip, no transaction to open and commit).
+        None for an answer that would release the key (5xx, 409): the request's end deals
+        with it. Call `committed()` once that statement's transaction has committed."""
+        status, raw, _ = _outcome(answer, self.instance or self.route)
+        if status >= 500 or status == 409:
+            return None
+        self._written = (status, raw)
+        return AnswerRow(status, raw, self.principal, self.route, self.key)
 
     def committed(self) -> None:
         """The transaction `store` wrote in has committed: the request's end need not store

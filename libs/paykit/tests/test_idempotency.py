@@ -12,6 +12,7 @@ import pytest
 from paykit.errors import ProblemError
 from paykit.idempotency import (
     IdempotencyStore,
+    answer_for_each,
     fingerprint,
     pending_answer,
     respond_idempotently,
@@ -157,3 +158,47 @@ async def test_a_stored_answer_rolled_back_with_its_transaction_is_not_replayed(
         store, principal="u", route="r", key="k", request_body={}, handler=handler
     )
     assert json.loads(bytes(first.body)) == json.loads(bytes(replay.body)) == {"status": "RETRIED"}
+
+
+async def test_an_answer_written_by_the_statement_of_its_change_only_when_that_changes(
+    store: IdempotencyStore,
+) -> None:
+    """`answer_for_each`: the answer rides on the state change's own statement, and a change
+    that finds nothing to change writes no answer; a 5xx is never prepared (it frees the key)."""
+    async with store.pool.acquire() as conn:
+        await conn.execute("CREATE TABLE things (id INT PRIMARY KEY, state TEXT NOT NULL)")
+        await conn.execute("INSERT INTO things VALUES (1, 'NEW')")
+    expected = {"k-moved": "NEW", "k-missed": "GONE"}
+    written: dict[str, int | None] = {}
+
+    async def handler() -> tuple[int, dict[str, str]]:
+        pending = pending_answer()
+        assert pending is not None and pending.prepare(lambda: (503, {})) is None
+        row = pending.prepare(lambda: (200, {"status": "DONE"}))
+        assert row is not None
+        async with store.pool.acquire() as conn:
+            moved = await conn.fetchval(
+                f"""WITH moved AS (UPDATE things SET state = 'DONE' WHERE id = 1 AND state = $1
+                                   RETURNING id), {answer_for_each("moved", 2)}
+                    SELECT count(*) FROM moved""",
+                expected[pending.key],
+                *row,
+            )
+            written[pending.key] = await conn.fetchval(
+                "SELECT response_status FROM idempotency_keys WHERE idempotency_key = $1", pending.key
+            )
+        if moved:
+            pending.committed()
+            return 200, {"status": "DONE"}
+        return 200, {"status": "NOTHING"}
+
+    for key in expected:
+        answer = await respond_idempotently(
+            store, principal="u", route="r", key=key, request_body={}, handler=handler
+        )
+        replay = await respond_idempotently(
+            store, principal="u", route="r", key=key, request_body={}, handler=handler
+        )
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert bytes(replay.body) == bytes(answer.body)
+    assert written == {"k-moved": 200, "k-missed": None}

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 from paykit.events import OutboxRow, insert_for_each
+from paykit.idempotency import AnswerRow, answer_for_each
 
 from .domain import Payment, State, Terms
 
@@ -144,12 +145,18 @@ async def transition(
     *,
     event: OutboxRow,
     release_lease_of: str | None = None,
+    answer: AnswerRow | None = None,
+    completed_at: datetime | None = None,
     **fields: Any,
 ) -> Payment | None:
     """Compare-and-set the state, writing `event` in the same statement; None (and no event)
     if the payment was no longer in `expected`. With
     `release_lease_of`, the lease is released in the same statement if that owner holds it
-    (a payment's last state change needs no statement of its own to let it go)."""
+    (a payment's last state change needs no statement of its own to let it go). With
+    `answer`, the running request's answer is stored in the same statement too (no
+    transaction of several statements). `completed_at` is the time a move to COMPLETED
+    records (the database's clock when not given): an answer written with the change says
+    when the payment was confirmed, so that time is known before the statement runs."""
     allowed = {
         "risk_decision",
         "risk_score",
@@ -173,16 +180,23 @@ async def transition(
         sets.append(f"lease_until = CASE WHEN {mine} THEN NULL ELSE lease_until END")
         sets.append(f"lease_owner = CASE WHEN {mine} THEN NULL ELSE lease_owner END")
     if target is State.COMPLETED:
-        sets.append("completed_at = now()")
-        sets.append("confirmed_at = COALESCE(confirmed_at, now())")
+        at = "now()"
+        if completed_at is not None:
+            values.append(completed_at)
+            at = f"${len(values)}::timestamptz"
+        sets.append(f"completed_at = {at}")
+        sets.append(f"confirmed_at = COALESCE(confirmed_at, {at})")
+    answered = "" if answer is None else f"{answer_for_each('moved', len(values) + 6)},"
     row = await conn.fetchrow(
         f"""WITH moved AS (
               UPDATE payments SET {", ".join(sets)} WHERE payment_id = $1 AND state = $2
               RETURNING {_COLUMNS}),
+            {answered}
             {insert_for_each("moved", len(values) + 1)}
             SELECT * FROM moved""",
         *values,
         *event,
+        *(answer or ()),
     )
     return _payment(row) if row else None
 

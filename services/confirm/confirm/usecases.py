@@ -11,7 +11,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from opentelemetry import propagate, trace
 from paykit.errors import ProblemError
 from paykit.failpoints import failpoint
 from paykit.http import ServiceCallError, ServiceUnavailable
-from paykit.idempotency import pending_answer
+from paykit.idempotency import PendingAnswer, pending_answer
 from paykit.telemetry import current_traceparent
 from prometheus_client import Counter
 
@@ -568,6 +568,8 @@ async def _apply(
             PAYMENTS.labels(step.value).inc()
         return moved
     pending = pending_answer() if answer is not None else None
+    if pending is not None and answer is not None and not then:
+        return await _move_with_answer(deps, payment, steps[0], fields, reason, lease, pending, answer)
     # A state change and its event are one statement; changes back to back, or a change and
     # the request's answer, share a transaction.
     together = bool(then) or pending is not None
@@ -591,6 +593,47 @@ async def _apply(
         lease.released = True
     for step in steps:
         PAYMENTS.labels(step.value).inc()
+    return moved
+
+
+async def _move_with_answer(
+    deps: Deps,
+    payment: Payment,
+    target: State,
+    fields: dict[str, Any],
+    reason: str | None,
+    lease: _Lease | None,
+    pending: PendingAnswer,
+    answer: Callable[[Payment], Answer],
+) -> Payment:
+    """One change to `target` with its event, the lease let go (if final) and the request's
+    answer, all in one statement: one round trip where a transaction took four (BEGIN, the
+    change, the answer, COMMIT). The answer is made from the payment as the statement will
+    leave it: every field it shows is set here, the completion time included."""
+    at = datetime.now(UTC) if target is State.COMPLETED else None
+    expected = replace(payment, state=target, **fields)
+    if at is not None:
+        expected = replace(expected, completed_at=at, confirmed_at=payment.confirmed_at or at)
+    row = pending.prepare(lambda: answer(expected))
+    event = state_change(payment.payment_id, payment.terms, target, payment.state, reason)
+    async with deps.pool.acquire() as conn:
+        moved = await store.transition(
+            conn,
+            payment.payment_id,
+            payment.state,
+            target,
+            event=event,
+            release_lease_of=lease.owner if lease is not None else None,
+            answer=row,
+            completed_at=at,
+            **fields,
+        )
+    if moved is None:
+        raise RuntimeError(f"payment {payment.payment_id} left {payment.state} while we held its lease")
+    pending.committed()  # the statement was its own transaction
+    if lease is not None:
+        lease.released = True
+    PAYMENTS.labels(target.value).inc()
     return moved
 
 

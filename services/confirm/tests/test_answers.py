@@ -42,3 +42,46 @@ async def test_the_final_state_and_its_answer_commit_together(world: World) -> N
     assert await world.app.state.resolver.run_once() == 1
     assert (await _state_and_answer(world, "k1"))[0] == "COMPLETED"
     assert await world.balance("ACC001") == 1_490_000 and await world.bank_balance("ACC001") == 1_490_000
+
+
+# Which statement wrote each final state and each stored answer (statement_timestamp() is
+# when the statement's message arrived: two statements of one transaction differ).
+RECORD_STATEMENTS = """
+CREATE TABLE written_by (what TEXT NOT NULL, at TIMESTAMPTZ NOT NULL);
+CREATE FUNCTION record_final_state() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO written_by VALUES ('state ' || NEW.state, statement_timestamp()); RETURN NEW; END $$;
+CREATE TRIGGER record_final_state AFTER UPDATE ON payments
+    FOR EACH ROW WHEN (NEW.state IN ('COMPLETED', 'FAILED')) EXECUTE FUNCTION record_final_state();
+CREATE FUNCTION record_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO written_by VALUES ('answer', statement_timestamp()); RETURN NEW; END $$;
+CREATE TRIGGER record_answer AFTER UPDATE ON idempotency_keys
+    FOR EACH ROW WHEN (NEW.response_status IS NOT NULL) EXECUTE FUNCTION record_answer();
+"""
+
+
+async def _written_by(world: World) -> dict[str, object]:
+    async with world.confirm_db.acquire() as conn:
+        return {r["what"]: r["at"] for r in await conn.fetch("SELECT what, at FROM written_by")}
+
+
+@pytest.mark.parametrize("bank_declines", [False, True], ids=["completed", "failed"])
+async def test_the_final_state_and_its_answer_are_one_statement(world: World, bank_declines: bool) -> None:
+    """One round trip (no BEGIN, no statement of its own for the answer, no COMMIT), and the
+    answer a retry replays is byte for byte the one the request got."""
+    async with world.confirm_db.acquire() as conn:
+        await conn.execute(RECORD_STATEMENTS)
+    if bank_declines:
+        await world.bank.post("/admin/faults", json={"mode": "decline", "count": 1})
+    first = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    assert first.status_code == (422 if bank_declines else 200), first.text
+    written = await _written_by(world)
+    final = "state FAILED" if bank_declines else "state COMPLETED"
+    assert set(written) == {final, "answer"}
+    assert written[final] == written["answer"], "the answer was written by a statement of its own"
+
+    replay = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k1"))
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert (replay.status_code, replay.content) == (first.status_code, first.content)
+    if not bank_declines:
+        shown = await world.confirm.get(f"/payments/{first.json()['payment_id']}", headers=headers("g"))
+        assert first.json()["confirmed_at"] == shown.json()["confirmed_at"] == shown.json()["completed_at"]
