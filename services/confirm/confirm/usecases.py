@@ -93,15 +93,26 @@ async def create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool]:
     return payment, created
 
 
-async def _create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool, Parties | None]:
+async def _create_payment(
+    deps: Deps, terms: Terms, look_first: bool = True
+) -> tuple[Payment, bool, Parties | None]:
     """create_payment, with the parties account named if it was asked now (None when the
-    payment was found stored)."""
-    async with deps.pool.acquire() as conn:
-        existing = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
-    if existing is not None:
-        _require_same_terms(existing, terms)
+    payment was found stored). Without `look_first` (a request that nearly always creates),
+    the accounts are checked and the payment inserted straight away: the insert's conflict
+    says that it exists, so a new payment costs no lookup. A stored payment still gets its
+    own answer when the accounts cannot be checked now (account down, an account closed
+    since): a refusal of the check is final only for a payment that does not exist."""
+    if look_first:
+        existing = await _stored(deps, terms)
+        if existing is not None:
+            return existing, False, None
+    try:
+        parties = await _check_accounts(deps, terms)
+    except ProblemError:
+        existing = None if look_first else await _stored(deps, terms)
+        if existing is None:
+            raise
         return existing, False, None
-    parties = await _check_accounts(deps, terms)
     payment_id = new_payment_id()
     event = state_change(payment_id, terms, State.REQUIRES_CONFIRMATION, None, None)
     async with deps.pool.acquire() as conn:
@@ -110,11 +121,18 @@ async def _create_payment(deps: Deps, terms: Terms) -> tuple[Payment, bool, Part
         failpoint("after_create")
         PAYMENTS.labels(created.state.value).inc()
         return created, True, parties
-    async with deps.pool.acquire() as conn:
-        raced = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
+    raced = await _stored(deps, terms)
     assert raced is not None  # the insert conflicted, so the row exists
-    _require_same_terms(raced, terms)
     return raced, False, parties
+
+
+async def _stored(deps: Deps, terms: Terms) -> Payment | None:
+    """The customer's payment with that transaction id, if any; it must have these terms."""
+    async with deps.pool.acquire() as conn:
+        existing = await store.get_by_transaction(conn, terms.customer_id, terms.transaction_id)
+    if existing is not None:
+        _require_same_terms(existing, terms)
+    return existing
 
 
 def _require_same_terms(payment: Payment, terms: Terms) -> None:
@@ -154,7 +172,9 @@ async def _check_accounts(deps: Deps, terms: Terms) -> Parties:
 async def confirm_payment(deps: Deps, terms: Terms, otp: str | None) -> Answer:
     # The lease is taken after the payment is created, not in its insert: a process that dies
     # in between must not lock its customer's retry out for the lease's length.
-    payment, _, parties = await _create_payment(deps, terms)
+    # A confirm with a one-time code is for a payment that waited for it: look it up first.
+    # Any other is nearly always a new payment's, created without a lookup.
+    payment, _, parties = await _create_payment(deps, terms, look_first=otp is not None)
     if payment.state in TERMINAL:
         return _final_answer(payment)
     async with _leased(deps, payment.payment_id) as leased:

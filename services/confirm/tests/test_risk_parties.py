@@ -1,7 +1,7 @@
 """Confirm has just read both parties from account when it asks risk, so it sends them along
 and risk need not ask account again (one call, and account's work, fewer per payment). Only
-parties read for this very request travel: a payment created earlier is assessed without
-them, and risk reads them from account itself."""
+parties read for this very request travel: a payment the request looked up (a confirm with
+its one-time code) is assessed without them, and risk reads them from account itself."""
 
 from __future__ import annotations
 
@@ -33,11 +33,29 @@ async def test_the_assessment_carries_the_parties_account_named(world: World) ->
 
 
 async def test_a_payment_created_earlier_is_assessed_without_parties(world: World) -> None:
+    """A confirm with a one-time code looks the payment up and reads no parties: risk reads
+    them itself."""
     created = await world.confirm.post("/payments", json=payment(), headers=headers("c1"))
     assert created.status_code == 201, created.text
-    confirmed = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("c2"))
+    confirmed = await world.confirm.post(
+        "/payment/confirm", json=payment(otp=world.stand_ins.code), headers=headers("c2")
+    )
     assert confirmed.status_code == 200, confirmed.text
     [asked] = world.stand_ins.assessed
     assert "parties" not in asked
     final = await world.confirm.get(f"/payments/{created.json()['payment_id']}", headers=as_customer())
     assert final.json()["state"] == "COMPLETED"
+
+
+async def test_a_payment_created_earlier_and_confirmed_carries_the_parties_read_now(world: World) -> None:
+    """A confirm without a code checks the accounts before it learns that the payment exists
+    (its insert conflicts): the parties it read for this request travel, once."""
+    created = await world.confirm.post("/payments", json=payment(), headers=headers("c1"))
+    assert created.status_code == 201, created.text
+    assert world.account_faults is not None
+    asked_before = len(world.account_faults.calls)
+    confirmed = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("c2"))
+    assert confirmed.status_code == 200, confirmed.text
+    [asked] = world.stand_ins.assessed
+    assert asked["parties"]["payer"]["account_number"] == "ACC001"
+    assert world.account_faults.calls[asked_before:].count("GET /payment-parties") == 1
