@@ -279,3 +279,35 @@ def pytest_configure(config: pytest.Config) -> None:
     # Keys generated per test session: every service's key derives from this seed.
     os.environ.setdefault(DEV_SEED_ENV, secrets.token_urlsafe(32))
     config.addinivalue_line("markers", "integration: needs the whole fleet, nginx and Kafka")
+
+
+class CountingConnection:
+    """An asyncpg connection that counts the statements it sends (executemany: one per row, as
+    the server executes them): tests that a batch costs a constant number of round trips."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.statements = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    async def execute(self, query: str, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.execute(query, *args)
+
+    async def executemany(self, query: str, args: list[Any]) -> None:
+        self.statements += len(args)
+        await self._conn.executemany(query, args)
+
+    async def fetch(self, query: str, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        self.statements += 1
+        return await self._conn.fetchval(query, *args)

@@ -4,7 +4,6 @@ costs only itself: it is dead-lettered, the rest are recorded once, the chain st
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import asyncpg
 import httpx
@@ -12,7 +11,7 @@ from audit.events import AuditHandlers
 from audit.main import AuditSettings, create_app
 from audit.usecases import CheckpointPolicy
 from paykit.events import CloudEvent, RedisStreamsTransport, dead_letter_topic, new_event
-from paykit.testing import running_app
+from paykit.testing import CountingConnection, running_app
 
 from .test_audit_log import payment_event, verify
 
@@ -57,40 +56,8 @@ async def test_a_poisoned_event_is_dead_lettered_and_the_rest_of_its_batch_recor
         await publisher.aclose()
 
 
-class _CountingConnection:
-    """A connection that counts the statements it sends (executemany: one per row, as the
-    server executes them)."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-        self.statements = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-    async def execute(self, query: str, *args: Any) -> str:
-        self.statements += 1
-        return await self._conn.execute(query, *args)
-
-    async def executemany(self, query: str, args: list[Any]) -> None:
-        self.statements += len(args)
-        await self._conn.executemany(query, args)
-
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        self.statements += 1
-        return await self._conn.fetch(query, *args)
-
-    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        self.statements += 1
-        return await self._conn.fetchrow(query, *args)
-
-    async def fetchval(self, query: str, *args: Any) -> Any:
-        self.statements += 1
-        return await self._conn.fetchval(query, *args)
-
-
 async def _statements_to_record(db: asyncpg.Connection, events: list[CloudEvent]) -> int:
-    counting = _CountingConnection(db)
+    counting = CountingConnection(db)
     async with db.transaction():
         await AuditHandlers(CheckpointPolicy(every=5)).handle_payment_events(counting, events)  # type: ignore[arg-type]
     return counting.statements

@@ -76,38 +76,6 @@ async def list_dev_messages(
     return [dict(row) for row in rows]
 
 
-async def insert_notification(
-    conn: asyncpg.Connection,
-    *,
-    customer_id: str,
-    kind: str,
-    channel: str,
-    recipient: str | None,
-    subject: str,
-    body: str,
-    sent: bool,
-    provider_message_id: str | None,
-    error: str | None,
-    source_event_id: str | None,
-) -> None:
-    await conn.execute(
-        """INSERT INTO notifications (customer_id, type, channel, recipient, subject, body, status,
-                                      provider_message_id, error, source_event_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-           ON CONFLICT (source_event_id, channel) WHERE source_event_id IS NOT NULL DO NOTHING""",
-        customer_id,
-        kind,
-        channel,
-        recipient,
-        subject,
-        body,
-        "SENT" if sent else "FAILED",
-        provider_message_id,
-        error,
-        source_event_id,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class NotificationRecord:
     customer_id: str

@@ -66,23 +66,34 @@ async def dispatch(
             delivery = Delivery(message.channel, False, error="NO_RECIPIENT")
         else:
             delivery = await channels[message.channel].deliver(conn, message)
-        await store.insert_notification(
-            conn,
-            customer_id=customer_id,
-            kind=kind.value,
-            channel=message.channel,
-            recipient=message.recipient,
-            subject=message.text.subject,
-            body=message.text.redacted_body,
-            sent=delivery.success,
-            provider_message_id=delivery.message_id,
-            error=delivery.error,
-            source_event_id=source_event_id,
+        await store.insert_notifications(
+            conn, [_record(customer_id, kind, source_event_id, message, delivery)]
         )
         if delivery.success:
             NOTIFICATIONS_SENT.labels(message.channel, kind.value).inc()
         sent.append(Sent(message, delivery))
     return sent
+
+
+def _record(
+    customer_id: str,
+    kind: NotificationType,
+    source_event_id: str | None,
+    message: Outgoing,
+    delivery: Delivery,
+) -> store.NotificationRecord:
+    return store.NotificationRecord(
+        customer_id=customer_id,
+        kind=kind.value,
+        channel=message.channel,
+        recipient=message.recipient,
+        subject=message.text.subject,
+        body=message.text.redacted_body,
+        sent=delivery.success,
+        provider_message_id=delivery.message_id,
+        error=delivery.error,
+        source_event_id=source_event_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +117,7 @@ async def dispatch_many(
     await store.insert_notifications(
         conn,
         [
-            store.NotificationRecord(
-                customer_id=p.customer_id,
-                kind=p.kind.value,
-                channel=message.channel,
-                recipient=message.recipient,
-                subject=message.text.subject,
-                body=message.text.redacted_body,
-                sent=delivery.success,
-                provider_message_id=delivery.message_id,
-                error=delivery.error,
-                source_event_id=p.source_event_id,
-            )
+            _record(p.customer_id, p.kind, p.source_event_id, message, delivery)
             for (p, message), delivery in zip(outgoing, deliveries, strict=True)
         ],
     )

@@ -47,38 +47,6 @@ def account_contract(request: httpx.Request) -> httpx.Response:
     return httpx.Response(404, json={"code": "NOT_FOUND"})
 
 
-class CountingConnection:
-    """A connection that counts the statements it sends (executemany: one per row, as the
-    server executes them)."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-        self.statements = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-    async def execute(self, query: str, *args: Any) -> str:
-        self.statements += 1
-        return await self._conn.execute(query, *args)
-
-    async def executemany(self, query: str, args: list[Any]) -> None:
-        self.statements += len(args)
-        await self._conn.executemany(query, args)
-
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        self.statements += 1
-        return await self._conn.fetch(query, *args)
-
-    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        self.statements += 1
-        return await self._conn.fetchrow(query, *args)
-
-    async def fetchval(self, query: str, *args: Any) -> Any:
-        self.statements += 1
-        return await self._conn.fetchval(query, *args)
-
-
 def make_event(*, id: str, type: str, data: dict[str, Any], subject: str | None = None) -> CloudEvent:
     return CloudEvent(
         id=id,

@@ -7,8 +7,9 @@ import asyncpg
 import httpx
 from notification.events import NotificationHandlers
 from paykit.events import CloudEvent
+from paykit.testing import CountingConnection
 
-from .conftest import CountingConnection, make_event
+from .conftest import make_event
 
 
 def handlers(client: httpx.AsyncClient) -> NotificationHandlers:
