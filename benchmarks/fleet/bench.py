@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.fleet import cpu, hops, invariants, seed, statements, wal  # noqa: E402
+from benchmarks.fleet import cpu, hops, invariants, seed, statements, waits, wal  # noqa: E402
 from benchmarks.fleet.load import Load, StepResult, vegeta  # noqa: E402
 
 STEP_S = float(os.environ.get("BENCH_STEP_S", "10"))
@@ -134,6 +134,7 @@ def budget_phase(
     pg_log: tuple[str, Path] | None = None,
     roots: set[int] | None = None,
     superuser_url: str = "",
+    hot: seed.Payer | None = None,
 ) -> None:
     """One constant-rate phase: latency quantiles, the per-hop budget and the CPU budget;
     with `superuser_url` also commits and WAL flushes; with `pg_log` (superuser URL, server
@@ -144,7 +145,13 @@ def budget_phase(
         statements.enable(pg_log[0])
     wal_before = wal.snapshot(superuser_url) if superuser_url else None
     before, cpu_before = hops.scrape(), cpu.snapshot(roots)
-    half = load.attack(rate, HALF_RATE_S)
+    if superuser_url and os.environ.get("BENCH_PG_WAITS"):
+        with waits.WaitSampler(superuser_url) as sampler:
+            half = load.attack(rate, HALF_RATE_S, hot=hot)
+        print("what Postgres backends waited on (BENCH_PG_WAITS; mean backends per sample):")
+        print(sampler.report(), flush=True)
+    else:
+        half = load.attack(rate, HALF_RATE_S, hot=hot)
     cpu_rows = cpu.per_payment(cpu_before, cpu.snapshot(roots), half.sent)
     if wal_before is not None:
         wal_line = wal.per_payment(wal_before, wal.snapshot(superuser_url), half.sent)
@@ -252,11 +259,16 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
 
         only_rate = float(os.environ.get("BENCH_ONLY_RATE", "0"))
         if only_rate:
-            print(f"one phase at {only_rate}/s (BENCH_ONLY_RATE): CPU and per-hop budget", flush=True)
+            hot_payer = payers[0] if os.environ.get("BENCH_ONLY_HOT") else None
+            print(
+                f"one phase at {only_rate}/s (BENCH_ONLY_RATE{', one hot payer' if hot_payer else ''}):"
+                " CPU and per-hop budget",
+                flush=True,
+            )
             pg_log = None
             if os.environ.get("BENCH_PG_STATEMENTS") and fleet is not None:
                 pg_log = (superuser_url, work_dir / "fleet" / "postgres" / "log")
-            budget_phase(load, only_rate, results, pg_log, roots, superuser_url)
+            budget_phase(load, only_rate, results, pg_log, roots, superuser_url, hot=hot_payer)
         else:
             print("spread over all payers:", flush=True)
             steps = ladder(load, START_RATE, "spread")

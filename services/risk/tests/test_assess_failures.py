@@ -230,3 +230,37 @@ async def test_slow_checks_are_cut_off_by_the_assessment_deadline(risk_settings,
     assert response.json()["decision"] == "REVIEW"
     reasons = [r["code"] for r in response.json()["reasons"]]
     assert reasons == ["SANCTIONS_CHECK_UNAVAILABLE", "KYC_CHECK_UNAVAILABLE", "KYC_NOT_VERIFIED"]
+
+
+async def test_concurrent_assessments_of_one_customer_take_turns_instead_of_colliding(risk, fleet) -> None:
+    # A busy payer (payroll, a merchant's refunds) sends many payments at once: evaluated side
+    # by side, all but one would find the history changed when recording and be evaluated a
+    # second time under the customer's database lock, holding it across round trips.
+    reevaluated = REGISTRY.get_sample_value("risk_assessments_reevaluated_total") or 0
+    bodies = [
+        {"transaction_id": f"TXN_TURNS_{n}", "customer_id": "cust_001", "amount": "10.00"} for n in range(8)
+    ]
+
+    responses = await asyncio.gather(*(risk.post("/assess-risk", json=body) for body in bodies))
+
+    assert {r.status_code for r in responses} == {200}
+    assert sorted(r.json()["factors"]["transactions_in_window"] for r in responses) == list(range(8))
+    assert (REGISTRY.get_sample_value("risk_assessments_reevaluated_total") or 0) == reevaluated
+
+
+async def test_an_assessment_waiting_too_long_for_its_customers_turn_gets_a_503() -> None:
+    from paykit import ProblemError
+    from risk.usecases import CustomerTurns
+
+    turns = CustomerTurns(wait_max_s=0.05)
+    async with turns.turn("cust_001"):
+        with pytest.raises(ProblemError) as refused:
+            async with turns.turn("cust_001"):
+                pytest.fail("two turns of one customer at once")
+        async with turns.turn("cust_002"):
+            pass  # other customers are not held up
+
+    assert (refused.value.status, refused.value.code) == (503, "CUSTOMER_BUSY")
+    async with asyncio.timeout(1):
+        async with turns.turn("cust_001"):
+            pass  # the refused waiter left nothing behind
