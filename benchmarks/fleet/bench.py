@@ -10,7 +10,8 @@ One bounded run (about 6-8 minutes on two cores):
    call of every service and route, from their own latency histograms);
 5. the same steps with every payment from one hot account;
 6. an overload of 3x the sustained rate, then the sustained rate again: shed answers are
-   503/429 with Retry-After and fast, no other 5xx, and service recovers;
+   503/429 with Retry-After and fast, no other 5xx, and the sustained rate is served again
+   within 10 s;
 7. pgbench TPC-B on the same Postgres, and confirms/s / TPC-B tps;
 8. the invariants (benchmarks/fleet/invariants.py); any broken one fails the run (exit 1).
 Results are printed and written to .data/bench/result.json.
@@ -42,7 +43,8 @@ START_RATE = float(os.environ.get("BENCH_START_RATE", "10"))
 STEP_FACTOR = 1.4
 RATE_MAX = 1000.0
 RATE_MIN = 1.0
-RECOVERY_S = 10.0
+RECOVERY_S = 20.0  # the sustained rate after the overload: long enough to judge its last 10 s
+RECOVERY_WITHIN_S = 10.0
 PGBENCH_S = int(os.environ.get("BENCH_PGBENCH_S", "15"))
 # Limits raised for the benchmark only: it measures the money path, not the rate limiter.
 BENCH_ENV = {
@@ -290,7 +292,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
                 over = load.attack(top.rate * 3, OVERLOAD_S)
                 print(f"  overload  {over.line()}", flush=True)
                 after = load.attack(top.rate, RECOVERY_S)
-                print(f"  recovery  {after.line()}", flush=True)
+                served_again = after.served_again_after_s()
+                recovered = served_again is not None and served_again <= RECOVERY_WITHIN_S
+                when = "never" if served_again is None else f"after {served_again:.1f} s"
+                print(f"  recovery  {after.line()}; sustained again {when}", flush=True)
                 other_5xx = sum(n for c, n in over.codes.items() if c >= 500 and c != 503)
                 results["overload"] = {
                     "offered": over.rate,
@@ -299,7 +304,8 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
                     "no_answer": over.codes.get(0, 0),
                     "slow_shed_answers": over.shed_slow,
                     "over_deadline": over.over_budget,
-                    "recovered": after.sustained(),
+                    "recovered": recovered,
+                    "served_again_after_s": served_again,
                     "recovery": after.line(),
                 }
 

@@ -8,11 +8,13 @@ import base64
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from benchmarks.fleet.seed import Payer
@@ -49,6 +51,8 @@ class StepResult:
     latencies_s: list[float] = field(default_factory=list)
     over_budget: int = 0  # answers that came later than the request's deadline
     shed_slow: int = 0  # 503/429 answers slower than 100 ms
+    # (seconds since the first request was sent, ended SUCCESS, latency in seconds) per request
+    hits: list[tuple[float, bool, float]] = field(default_factory=list)
 
     def quantile(self, q: float) -> float:
         if not self.latencies_s:
@@ -66,6 +70,22 @@ class StepResult:
 
     def sustained(self, p99_max_s: float = 1.0, share_min: float = 0.99) -> bool:
         return self.success_share >= share_min and self.quantile(0.99) < p99_max_s
+
+    def served_again_after_s(self, step_s: float = 0.5, tail_min_s: float = 5.0) -> float | None:
+        """After an overload: the earliest time into this phase from which every later request
+        taken together is sustained (>= 99 % SUCCESS, p99 < 1 s), judged over at least
+        `tail_min_s` of requests; None when no such time comes."""
+        ordered = sorted(self.hits)
+        start = 0.0
+        while start <= self.duration_s - tail_min_s:
+            tail = [hit for hit in ordered if hit[0] >= start]
+            if tail:
+                latencies = sorted(latency for _, _, latency in tail)
+                p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+                if sum(ok for _, ok, _ in tail) / len(tail) >= 0.99 and p99 < 1.0:
+                    return start
+            start += step_s
+        return None
 
     def line(self) -> str:
         codes = " ".join(f"{c}×{n}" for c, n in sorted(self.codes.items()))
@@ -145,8 +165,17 @@ class Load:
         return _summarize(rate, duration_s, encoded.stdout.decode().splitlines())
 
 
+_NANOSECONDS = re.compile(r"(\.\d{6})\d+")
+
+
+def _sent_at(timestamp: str) -> float:
+    """vegeta's RFC 3339 timestamp (nanoseconds) as POSIX seconds."""
+    return datetime.fromisoformat(_NANOSECONDS.sub(r"\1", timestamp).replace("Z", "+00:00")).timestamp()
+
+
 def _summarize(rate: float, duration_s: float, lines: list[str]) -> StepResult:
     result = StepResult(rate=rate, duration_s=duration_s, sent=0, success=0)
+    first_sent: float | None = None
     for line in lines:
         if not line.strip():
             continue
@@ -157,10 +186,15 @@ def _summarize(rate: float, duration_s: float, lines: list[str]) -> StepResult:
         result.sent += 1
         result.codes[code] = result.codes.get(code, 0) + 1
         result.latencies_s.append(latency_s)
-        if code == 200 and b'"SUCCESS"' in body:
+        ok = code == 200 and b'"SUCCESS"' in body
+        if ok:
             result.success += 1
+        sent_at = _sent_at(hit["timestamp"]) if hit.get("timestamp") else 0.0
+        first_sent = sent_at if first_sent is None else min(first_sent, sent_at)
+        result.hits.append((sent_at, ok, latency_s))
         if latency_s > BUDGET_MS / 1000 + 0.5:
             result.over_budget += 1
         if code in (429, 503) and latency_s > 0.1:
             result.shed_slow += 1
+    result.hits = [(sent_at - (first_sent or 0.0), ok, latency) for sent_at, ok, latency in result.hits]
     return result
