@@ -376,6 +376,16 @@ async def resolve_hold(
     return _hold(row)
 
 
+async def capture_pending_hold(conn: Conn, hold_id: str, captured_minor: int | None) -> Hold | None:
+    """Nearly every capture is a pending hold in its time, captured whole: migration 0006's
+    `capture_pending_hold` does `lock_and_release_hold` and `post_capture` in one statement.
+    None, having changed nothing, in every other case, for the caller's transaction."""
+    row = await conn.fetchrow(
+        f"SELECT {_HOLD_COLUMNS} FROM capture_pending_hold($1, $2)", hold_id, captured_minor
+    )
+    return _hold(row) if row else None
+
+
 async def post_capture(
     conn: Conn, hold: Hold, captured_minor: int, legs: Sequence[tuple[str, int]], at: datetime
 ) -> Hold:

@@ -235,6 +235,12 @@ async def capture_hold(
     pool: asyncpg.Pool, hold_id: str, amount_minor: int | None, now: datetime | None = None
 ) -> HoldResult:
     """Post the hold (or part of it, releasing the rest). The first outcome is final."""
+    if now is None:
+        async with pool.acquire() as conn:
+            posted = await store.capture_pending_hold(conn, hold_id, amount_minor)
+        if posted is not None:
+            HOLDS_TOTAL.labels("captured").inc()
+            return HoldResult(posted, fresh=True)
     async with pool.acquire() as conn, conn.transaction():
         # A pending hold's two accounts are locked with it, in the one global order, before
         # any row moves, and its amount is released from the payer's held amount (before the
