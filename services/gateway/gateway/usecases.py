@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from paykit.errors import ProblemError
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from . import store
 from .domain import (
@@ -146,7 +147,13 @@ async def refresh(deps: AuthDeps, refresh_token: str) -> dict[str, Any]:
 
 async def logout(deps: AuthDeps, principal: Principal, refresh_token: str | None) -> None:
     remaining_s = max(1, principal.expires_at - int(time.time()))
-    await deps.redis.set(revocation_key(principal), b"1", ex=remaining_s)
+    try:
+        await deps.redis.set(revocation_key(principal), b"1", ex=remaining_s)
+    except (RedisError, OSError, TimeoutError) as exc:
+        # The token stays valid: say so with a retryable 503, never a 500 or a silent 204.
+        raise ProblemError(
+            503, "LOGOUT_UNAVAILABLE", "The token cannot be revoked now; it is still valid. Retry"
+        ) from exc
     if refresh_token:
         async with deps.pool.acquire() as conn, conn.transaction():
             family = await store.revoke_token(

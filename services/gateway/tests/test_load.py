@@ -77,3 +77,31 @@ async def test_a_spent_deadline_is_refused_without_calling_confirm(
     assert on_time.status_code == 200
     budget = int(confirm.requests[-1].headers["x-request-timeout-ms"])
     assert 0 < budget <= 5000, "confirm learns what is left of the caller's budget"
+
+
+async def test_a_logout_redis_refuses_to_record_is_a_503_not_a_500(
+    settings: GatewaySettings, redis_url: str, confirm: ConfirmRecorder
+) -> None:
+    """Redis answers the rate-limit and revocation checks but refuses the revocation write
+    (here an ACL without SET; in life a Redis failing between the two): the customer is told
+    to retry, not that the server broke, and learns the token was not revoked."""
+    import redis as sync_redis
+
+    admin = sync_redis.Redis.from_url(redis_url)
+    admin.acl_setuser("no_writes", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-set"])
+    try:
+        host_and_db = redis_url.removeprefix("redis://")
+        limited = settings.model_copy(update={"redis_url": f"redis://no_writes:pw@{host_and_db}"})
+        app = create_app(limited, transports={"confirm": httpx.MockTransport(confirm)})
+        async with running_app(app) as client:
+            auth = {"Authorization": f"Bearer {_token(app.state)}"}
+            out = await client.post("/auth/logout", headers=auth)
+            assert out.status_code == 503, out.text
+            assert out.headers["content-type"] == "application/problem+json"
+            assert out.json()["code"] == "LOGOUT_UNAVAILABLE"
+            assert int(out.headers["Retry-After"]) >= 1
+            still = await client.get("/payments", headers=auth)
+            assert still.status_code != 401  # not revoked: the 503 told the truth
+    finally:
+        admin.acl_deluser("no_writes")
+        admin.close()
