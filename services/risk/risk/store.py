@@ -27,10 +27,16 @@ class NewAssessment:
     rules_version: str
 
 
-async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
-    """Serialise assessments of one customer so two payments cannot both fit the daily limit
-    (the key migration 0003's `record_assessment` takes too)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('risk:' || $1, 0))", customer_id)
+async def lock_customer(conn: asyncpg.Connection, customer_id: str, transaction_id: str) -> None:
+    """Serialise assessments of one customer so two payments cannot both fit the daily limit,
+    then those of one transaction id so two customers cannot both be its owner (the keys,
+    in this order, that migration 0004's `record_assessment` takes too)."""
+    await conn.execute(
+        """SELECT pg_advisory_xact_lock(hashtextextended('risk:' || $1, 0)),
+                  pg_advisory_xact_lock(hashtextextended('risk-transaction:' || $2, 0))""",
+        customer_id,
+        transaction_id,
+    )
 
 
 async def owner_and_history(

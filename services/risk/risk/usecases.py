@@ -128,7 +128,7 @@ async def assess_risk(service: RiskService, payment: PaymentToAssess) -> dict[st
         if recorded is None:
             REEVALUATED.inc()
             async with conn.transaction():
-                await store.lock_customer(conn, payment.customer_id)
+                await store.lock_customer(conn, payment.customer_id, payment.transaction_id)
                 recorded = await _evaluate_and_record(conn, rules, payment, new, checks)
             if recorded is None:
                 raise RuntimeError("the history changed under the customer's lock")

@@ -163,6 +163,22 @@ async def test_bad_input_is_a_422_problem_and_changes_nothing(risk, fleet, body,
     assert stored.json()["assessments"] == []
 
 
+@pytest.mark.parametrize("round_", range(3))
+async def test_one_transaction_assessed_for_two_customers_at_once_belongs_to_one(risk, fleet, round_) -> None:
+    bodies = [
+        {"transaction_id": f"TXN_CONTESTED_{round_}", "customer_id": customer, "amount": "10.00"}
+        for customer in ("cust_001", "cust_003")
+    ]
+
+    responses = await asyncio.gather(*(risk.post("/assess-risk", json=body) for body in bodies))
+
+    assert sorted(r.status_code for r in responses) == [200, 409], [r.text for r in responses]
+    refused = next(r for r in responses if r.status_code == 409)
+    assert refused.json()["code"] == "TRANSACTION_CUSTOMER_MISMATCH"
+    page = await risk.get("/assessments", params={"transaction_id": f"TXN_CONTESTED_{round_}"})
+    assert len({a["customer_id"] for a in page.json()["assessments"]}) == 1
+
+
 async def test_transaction_of_another_customer_is_refused(risk, assess) -> None:
     await assess(transaction_id="TXN_OWNED", customer_id="cust_001", amount="10.00")
 
