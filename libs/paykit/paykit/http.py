@@ -16,6 +16,8 @@ Error tree:
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -100,6 +102,41 @@ class CookielessClient(httpx.AsyncClient):
     """An httpx client that keeps no cookie jar: what every service-to-service call uses."""
 
     _no_cookies = _NoCookies()
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(transport=transport, **kwargs)
+        self._direct = transport
+
+    async def call(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        headers: dict[str, str],
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+    ) -> httpx.Response:
+        """`request()` for an absolute URL, read whole, straight through the client's transport:
+        without httpx's per-call layers (default headers merged, auth and redirect flows,
+        event hooks, cookies, stream wrappers) that no service call uses; they were a third
+        of a call's client work. httpx's own `request()` when it chose the transport."""
+        timeout = self.timeout if timeout_s is None else httpx.Timeout(timeout_s)
+        if self._direct is None:
+            return await self.request(method, url, headers=headers, json=json, params=params, timeout=timeout)
+        request = httpx.Request(
+            method, url, params=params, headers=headers, json=json, extensions={"timeout": timeout.as_dict()}
+        )
+        started = time.perf_counter()
+        response = await self._direct.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        return response
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -212,12 +249,12 @@ class ServiceClient:
         inject_headers(headers)
         breaker = await self._breakers.get_breaker(self.service)
         async with breaker:
-            kwargs: dict[str, Any] = {"json": json, "params": params, "headers": headers}
+            capped_s = None
             if timeout_s is not None or deadline.remaining_s() is not None:
-                kwargs["timeout"] = deadline.cap_timeout_s(
-                    timeout_s if timeout_s is not None else self._timeout_s
-                )
-            response = await self._client.request(method, self._url(path), **kwargs)
+                capped_s = deadline.cap_timeout_s(timeout_s if timeout_s is not None else self._timeout_s)
+            response = await self._client.call(
+                method, self._url(path), headers=headers, json=json, params=params, timeout_s=capped_s
+            )
             if response.status_code >= 500:
                 # Raising inside the breaker counts the failure against the circuit.
                 raise _RetryableStatus(response)

@@ -74,13 +74,13 @@ class Upstream:
         inject_headers(headers)
         timeout = deadline.cap_timeout_s(self._timeout_s)
         try:
-            return await self._client.request(
+            return await self._client.call(
                 method,
                 cached_url(self._urls, self._client.base_url, path),
                 json=json,
                 params=params,
                 headers=headers,
-                timeout=timeout,
+                timeout_s=timeout,
             )
         except httpx.TimeoutException:
             # 503, not 504: the answer the fleet gives when it cannot serve in time. A money
