@@ -183,6 +183,38 @@ def budget_phase(
     }
 
 
+def overload_phase(load: Load, rate: float, results: dict[str, object]) -> None:
+    """3x `rate` for OVERLOAD_S, then `rate` again: what was shed and how, and how soon
+    `rate` is served again."""
+    print("overload (3x the sustained rate), then the sustained rate again:", flush=True)
+    over = load.attack(rate * 3, OVERLOAD_S)
+    print(f"  overload  {over.line()}", flush=True)
+    after = load.attack(rate, RECOVERY_S)
+    served_again = after.served_again_after_s()
+    recovered = served_again is not None and served_again <= RECOVERY_WITHIN_S
+    when = "never" if served_again is None else f"after {served_again:.1f} s"
+    print(f"  recovery  {after.line()}; sustained again {when}", flush=True)
+    by_second = after.by_second()
+    print(
+        "  recovery by second (sent/SUCCESS/p50 ms): "
+        + " ".join(f"{s}:{n}/{ok}/{p50:.0f}" for s, n, ok, p50 in by_second),
+        flush=True,
+    )
+    other_5xx = sum(n for c, n in over.codes.items() if c >= 500 and c != 503)
+    results["overload"] = {
+        "offered": over.rate,
+        "codes": over.codes,
+        "other_5xx": other_5xx,
+        "no_answer": over.codes.get(0, 0),
+        "slow_shed_answers": over.shed_slow,
+        "over_deadline": over.over_budget,
+        "recovered": recovered,
+        "served_again_after_s": served_again,
+        "recovery_by_second": by_second,
+        "recovery": after.line(),
+    }
+
+
 def _fleet_processes(fleet: object | None, work_dir: Path) -> set[int] | None:
     """The processes whose CPU is the fleet's: this one's descendants (services, Redis,
     nginx, vegeta) and the embedded Postgres server's. None (every process on the machine
@@ -260,7 +292,10 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
         load.attack(5, 4)  # warm-up: connections, caches, JIT-free but lazy imports
 
         only_rate = float(os.environ.get("BENCH_ONLY_RATE", "0"))
-        if only_rate:
+        overload_at = float(os.environ.get("BENCH_ONLY_OVERLOAD", "0"))
+        if overload_at:
+            overload_phase(load, overload_at, results)
+        elif only_rate:
             hot_payer = payers[0] if os.environ.get("BENCH_ONLY_HOT") else None
             print(
                 f"one phase at {only_rate}/s (BENCH_ONLY_RATE{', one hot payer' if hot_payer else ''}):"
@@ -288,26 +323,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
             results["hot_steps"] = [s.line() for s in hot_steps]
 
             if top:
-                print("overload (3x the sustained rate), then the sustained rate again:", flush=True)
-                over = load.attack(top.rate * 3, OVERLOAD_S)
-                print(f"  overload  {over.line()}", flush=True)
-                after = load.attack(top.rate, RECOVERY_S)
-                served_again = after.served_again_after_s()
-                recovered = served_again is not None and served_again <= RECOVERY_WITHIN_S
-                when = "never" if served_again is None else f"after {served_again:.1f} s"
-                print(f"  recovery  {after.line()}; sustained again {when}", flush=True)
-                other_5xx = sum(n for c, n in over.codes.items() if c >= 500 and c != 503)
-                results["overload"] = {
-                    "offered": over.rate,
-                    "codes": over.codes,
-                    "other_5xx": other_5xx,
-                    "no_answer": over.codes.get(0, 0),
-                    "slow_shed_answers": over.shed_slow,
-                    "over_deadline": over.over_budget,
-                    "recovered": recovered,
-                    "served_again_after_s": served_again,
-                    "recovery": after.line(),
-                }
+                overload_phase(load, top.rate, results)
 
             print("pgbench TPC-B on the same Postgres:", flush=True)
             tps = pgbench(superuser_url)

@@ -87,6 +87,19 @@ class StepResult:
             start += step_s
         return None
 
+    def by_second(self) -> list[tuple[int, int, int, float]]:
+        """(second into the phase, requests sent in it, of those SUCCESS, their p50 latency
+        in ms): how an answer changed over a phase, e.g. the recovery after an overload."""
+        seconds: dict[int, list[tuple[bool, float]]] = {}
+        for sent_at, ok, latency in self.hits:
+            seconds.setdefault(int(sent_at), []).append((ok, latency))
+        rows = []
+        for second in sorted(seconds):
+            hits = seconds[second]
+            latencies = sorted(latency for _, latency in hits)
+            rows.append((second, len(hits), sum(ok for ok, _ in hits), latencies[len(latencies) // 2] * 1000))
+        return rows
+
     def line(self) -> str:
         codes = " ".join(f"{c}×{n}" for c, n in sorted(self.codes.items()))
         return (

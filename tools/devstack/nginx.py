@@ -14,7 +14,7 @@ from pathlib import Path
 
 CERT_DAYS = 365
 # Each gateway's `in_flight_max` (services/gateway: GatewaySettings); the edge admits their sum.
-GATEWAY_IN_FLIGHT_MAX = 12
+GATEWAY_IN_FLIGHT_MAX = 16
 OVERLOADED_BODY = json.dumps(
     {
         "title": "Service Unavailable",
