@@ -204,13 +204,18 @@ def budget_phase(
     }
 
 
-def overload_phase(load: Load, rate: float, results: dict[str, object]) -> None:
+def overload_phase(load: Load, rate: float, results: dict[str, object], superuser_url: str = "") -> None:
     """3x `rate` for OVERLOAD_S, then `rate` again: what was shed and how, and how soon
     `rate` is served again."""
     print("overload (3x the sustained rate), then the sustained rate again:", flush=True)
     over = load.attack(rate * 3, OVERLOAD_S)
     print(f"  overload  {over.line()}", flush=True)
+    checkpoints_before = wal.checkpoints(superuser_url) if superuser_url else None
     after = load.attack(rate, RECOVERY_S)
+    if checkpoints_before is not None:
+        during = wal.checkpoints(superuser_url) - checkpoints_before
+        print(f"  Postgres checkpoints during the recovery: {during}", flush=True)
+        results["checkpoints_during_recovery"] = during
     served_again = after.served_again_after_s()
     recovered = served_again is not None and served_again <= RECOVERY_WITHIN_S
     when = "never" if served_again is None else f"after {served_again:.1f} s"
@@ -315,7 +320,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
         only_rate = float(os.environ.get("BENCH_ONLY_RATE", "0"))
         overload_at = float(os.environ.get("BENCH_ONLY_OVERLOAD", "0"))
         if overload_at:
-            overload_phase(load, overload_at, results)
+            overload_phase(load, overload_at, results, superuser_url)
         elif only_rate:
             hot_payer = payers[0] if os.environ.get("BENCH_ONLY_HOT") else None
             print(
@@ -344,7 +349,7 @@ def main() -> int:  # noqa: PLR0915 - one linear script, read top to bottom
             results["hot_steps"] = [s.line() for s in hot_steps]
 
             if top:
-                overload_phase(load, top.rate, results)
+                overload_phase(load, top.rate, results, superuser_url)
 
             print("pgbench TPC-B on the same Postgres:", flush=True)
             tps = pgbench(superuser_url)

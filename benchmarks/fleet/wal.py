@@ -31,3 +31,14 @@ def per_payment(before: Snapshot, after: Snapshot, payments: int) -> str:
     """One line: each counter's growth per payment."""
     parts = [f"{name} {(after.values[name] - before.values[name]) / max(payments, 1):.1f}" for name in FIELDS]
     return "per payment (pg_stat_database, pg_stat_wal): " + ", ".join(parts)
+
+
+def checkpoints(superuser_url: str) -> int:
+    """Checkpoints so far (timed and requested): one during a phase explains a dip in it
+    (it writes the dirty buffers out, and every page first changed after it is logged whole)."""
+    import psycopg
+
+    with psycopg.connect(superuser_url, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").fetchone()
+    assert row is not None
+    return int(row[0])
