@@ -214,7 +214,7 @@ def overload_phase(load: Load, rate: float, results: dict[str, object], superuse
     after = load.attack(rate, RECOVERY_S)
     if checkpoints_before is not None:
         during = wal.checkpoints(superuser_url) - checkpoints_before
-        print(f"  Postgres checkpoints during the recovery: {during}", flush=True)
+        print(f"  Postgres checkpoints completed during the recovery: {during}", flush=True)
         results["checkpoints_during_recovery"] = during
     served_again = after.served_again_after_s()
     recovered = served_again is not None and served_again <= RECOVERY_WITHIN_S

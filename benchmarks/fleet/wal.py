@@ -34,8 +34,9 @@ def per_payment(before: Snapshot, after: Snapshot, payments: int) -> str:
 
 
 def checkpoints(superuser_url: str) -> int:
-    """Checkpoints so far (timed and requested): one during a phase explains a dip in it
-    (it writes the dirty buffers out, and every page first changed after it is logged whole)."""
+    """Checkpoints completed so far (timed and requested; Postgres counts one when it ends,
+    and spreads its writes over most of `checkpoint_timeout`, so one in progress during a
+    phase shows only once it completes)."""
     import psycopg
 
     with psycopg.connect(superuser_url, autocommit=True, connect_timeout=10) as conn:
