@@ -30,6 +30,23 @@ class PartnerBankClient(ServiceClient):
         currency = str(body.get("currency") or "USD")
         return _minor(body, "balance_minor", "balance", currency), currency
 
+    async def balances_page(self, after: str, limit: int) -> tuple[dict[str, tuple[int, str]], str | None]:
+        """(balance_minor, currency) of the bank's accounts after `after` in account-number
+        order, and the `after` of the next page (None at the end)."""
+        response = await self.call("GET", "/balances", params={"after": after, "limit": limit})
+        body = _json(response)
+        raw = body.get("balances")
+        if not isinstance(raw, list):
+            raise BankAnswerError("partner_bank", "balances page without a list")
+        page: dict[str, tuple[int, str]] = {}
+        for item in raw:
+            if not isinstance(item, dict) or not isinstance(item.get("account_number"), str):
+                raise BankAnswerError("partner_bank", "balance without an account number")
+            currency = str(item.get("currency") or "USD")
+            page[item["account_number"]] = (_minor(item, "balance_minor", "balance", currency), currency)
+        following = body.get("next_after")
+        return page, following if isinstance(following, str) and following else None
+
     async def transfers_page(self, after_id: int, limit: int) -> tuple[list[BankTransfer], bool]:
         """Transfers with id > after_id in id order, and whether more follow."""
         response = await self.call("GET", "/transfers", params={"after_id": after_id, "limit": limit})

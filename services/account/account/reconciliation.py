@@ -146,7 +146,7 @@ async def _compare(
             confirm, [*settled, *(by_ref[r] for r in rechecks)], by_ref, bank, ledger_cutoff, cutoff
         )
     if read.complete:
-        bank_balances = {number: await bank.balance(number) for number in balances}
+        bank_balances = await _read_balances(bank, list(balances), limits)
         tail = await _read_transfers(bank, read.transfers[-1].id if read.transfers else cursor, limits)
         unsure = {a for t in tail.transfers for a in (t.from_account, t.to_account) if a}
         breaks += balances_as_of_cutoff(
@@ -225,6 +225,22 @@ async def _read_transfers(bank: PartnerBankClient, after_id: int, limits: Reconc
         after_id = page[-1].id
     read.complete = False  # the rest waits for the next run: the cursor resumes there
     return read
+
+
+async def _read_balances(
+    bank: PartnerBankClient, numbers: list[str], limits: ReconciliationLimits
+) -> dict[str, tuple[int, str] | None]:
+    """The bank's balance of each of `numbers` (None: the bank holds no such account), read
+    a page of accounts at a time: one call per account was a burst of as many calls every
+    run. Past `pages_max` pages, the accounts not found yet are asked one by one."""
+    found: dict[str, tuple[int, str]] = {}
+    after: str | None = ""
+    for _ in range(limits.pages_max):
+        page, after = await bank.balances_page(after or "", limits.page_size)
+        found |= page
+        if after is None:
+            return {number: found.get(number) for number in numbers}
+    return {number: found[number] if number in found else await bank.balance(number) for number in numbers}
 
 
 async def has_completed_run(pool: asyncpg.Pool) -> bool:

@@ -15,6 +15,7 @@ from .domain import BankPolicy, make_fault
 from .schemas import (
     REFERENCE_PATTERN,
     AccountNumber,
+    BalancePage,
     BalanceView,
     CheckBalanceRequest,
     FaultRequest,
@@ -112,6 +113,21 @@ async def list_transfers(
 )
 async def check_balance(body: CheckBalanceRequest, pool: Pool) -> BalanceView:
     return BalanceView.of(await usecases.get_balance(pool, body.account_number))
+
+
+@router.get("/balances", response_model=BalancePage, dependencies=[allow("account", "ops")])
+async def list_balances(
+    request: Request,
+    pool: Pool,
+    after: Annotated[str, Query(max_length=34)] = "",
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> BalancePage:
+    """Every account's balance in account-number order, for reconciliation (one page per
+    call instead of one call per account); `limit` is capped by the server."""
+    page_max: int = request.app.state.settings.balances_page_size_max
+    size = min(limit or page_max, page_max)
+    views = [BalanceView.of(row) for row in await usecases.list_balances(pool, after, size)]
+    return BalancePage(balances=views, next_after=views[-1].account_number if len(views) == size else None)
 
 
 @router.get(

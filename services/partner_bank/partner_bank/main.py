@@ -33,6 +33,7 @@ class PartnerBankSettings(ServiceSettings):
     # `error_5xx:2,timeout_after_execute:1:3000` (see domain.parse_fault_schedule).
     bank_fault_schedule: str = ""
     transfers_page_size_max: Annotated[int, Field(ge=1, le=5_000)] = 500
+    balances_page_size_max: Annotated[int, Field(ge=1, le=5_000)] = 500
 
     @model_validator(mode="after")
     def _check_fault_schedule(self) -> PartnerBankSettings:

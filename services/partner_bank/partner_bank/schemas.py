@@ -110,6 +110,13 @@ class TransferView(BaseModel):
         )
 
 
+class BalancePage(BaseModel):
+    balances: list[BalanceView]
+    next_after: str | None = Field(
+        None, description="Pass as `after` for the next page (account numbers in order); null at the end"
+    )
+
+
 class TransferPage(BaseModel):
     transfers: list[TransferView]
     next_after_id: int | None = Field(

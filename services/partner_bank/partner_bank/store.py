@@ -74,6 +74,16 @@ async def get_account(conn: asyncpg.Connection, account_number: str) -> asyncpg.
     )
 
 
+async def list_accounts(conn: asyncpg.Connection, after: str, limit: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT account_number, holder_name, currency, balance_minor, updated_at
+           FROM bank_accounts WHERE account_number > $1 ORDER BY account_number LIMIT $2""",
+        after,
+        limit,
+    )
+    return rows
+
+
 async def lock_faults(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", FAULTS_LOCK_KEY)
 

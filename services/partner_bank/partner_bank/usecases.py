@@ -141,6 +141,11 @@ async def list_transfers(pool: asyncpg.Pool, after_id: int, limit: int) -> list[
         return await store.list_transfers(conn, after_id, limit)
 
 
+async def list_balances(pool: asyncpg.Pool, after: str, limit: int) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await store.list_accounts(conn, after, limit)
+
+
 async def get_balance(pool: asyncpg.Pool, account_number: str) -> asyncpg.Record:
     async with pool.acquire() as conn:
         row = await store.get_account(conn, account_number)

@@ -334,6 +334,29 @@ async def test_transfers_page_in_execution_order_with_a_capped_limit(make_bank: 
         assert bad.status_code == 422, bad_params
 
 
+async def test_balances_page_every_account_in_order_with_a_capped_limit(make_bank: BankFactory) -> None:
+    bank = await make_bank(balances_page_size_max=2)
+    for n in range(5):
+        await bank.open_account(f"BAL{n:03d}", n * 100)
+    await bank.transfer(reference="bal-1", from_account="BAL004", to_account="BAL000", amount="1.50")
+
+    seen: dict[str, int] = {}
+    after: str | None = ""
+    pages = 0
+    while after is not None:
+        page = (await bank.client.get("/balances", params={"after": after, "limit": 100})).json()
+        assert len(page["balances"]) <= 2
+        seen |= {b["account_number"]: b["balance_minor"] for b in page["balances"]}
+        after = page["next_after"]
+        pages += 1
+    ours = {k: v for k, v in seen.items() if k.startswith("BAL")}
+    assert ours == {"BAL000": 150, "BAL001": 100, "BAL002": 200, "BAL003": 300, "BAL004": 250}
+    assert list(seen) == sorted(seen) and pages <= len(seen) // 2 + 1
+    for bad_params in ({"limit": 0}, {"after": "x" * 35}):
+        bad = await bank.client.get("/balances", params=bad_params)
+        assert bad.status_code == 422, bad_params
+
+
 async def test_balance_by_seed_call_and_by_path(funded: Bank) -> None:
     await funded.transfer(**body("pay_b", "0.50"))
 
