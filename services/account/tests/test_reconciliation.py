@@ -21,13 +21,25 @@ from prometheus_client import REGISTRY
 from .conftest import SEED_DIR, Ledger, ops
 
 
+class _CountingTransport(httpx.AsyncBaseTransport):
+    """The bank's transport, noting the path of every call account makes to it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return await self.inner.handle_async_request(request)
+
+
 @dataclass
 class World:
     ledger: Ledger
     bank: httpx.AsyncClient
     settings: AccountSettings
     app_state: object
-    bank_transport: httpx.AsyncBaseTransport
+    bank_transport: _CountingTransport
 
     async def reconcile(self, now: datetime | None = None) -> list[tuple[str, str | None]] | None:
         breaks = await run_reconciliation(
@@ -77,7 +89,7 @@ async def world(db_url: str, bank_db: str) -> AsyncIterator[World]:
         reconciliation_compare_payments=False,
     )
     async with running_app(bank_app) as bank_client:
-        transport = httpx.ASGITransport(app=bank_app)
+        transport = _CountingTransport(httpx.ASGITransport(app=bank_app))
         app = create_app(settings, bank_transport=transport)
         async with running_app(app, caller="confirm") as client:
             ledger = Ledger(client, app.state.resources.require_pool())
@@ -288,57 +300,24 @@ async def test_concurrent_runs_never_deadlock_on_open_breaks(world: World) -> No
     assert all(r and len([k for k, _ in r if k == "MISSING_IN_LEDGER"]) == 6 for r in results)
 
 
-class _CountingTransport(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.paths: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return await self.inner.handle_async_request(request)
-
-
-async def test_a_run_reads_the_banks_balances_in_pages_not_one_call_per_account(
-    db_url: str, bank_db: str
-) -> None:
+async def test_a_run_reads_the_banks_balances_in_pages_not_one_call_per_account(world: World) -> None:
     """A run every five minutes must not call the bank once per customer account: with a
     thousand accounts that was a thousand calls in a burst, which took a fleet at capacity
     below its rate for seconds (make bench-fleet); with a million it would never finish."""
-    bank_app = create_bank_app(
-        PartnerBankSettings(
-            app_env="test", postgres_url=bank_db, dev_seed_file=str(SEED_DIR / "partner_bank.sql")
-        )
+    await world.pay("pay-pages-1", "ACC001", "ACC002", 10_000, 10_000)
+    accounts = await world.ledger.pool.fetchval(
+        "SELECT count(*) FROM accounts WHERE account_type <> 'SYSTEM'"
     )
-    settings = AccountSettings(
-        app_env="test",
-        postgres_url=db_url,
-        dev_seed_file=str(SEED_DIR / "account.sql"),
-        hold_sweep_interval_s=0,
-        reconciliation_interval_s=0,
-        reconciliation_page_size=2,  # the seed's accounts span pages
-        reconciliation_grace_s=0,
-        reconciliation_compare_payments=False,
-    )
-    async with running_app(bank_app) as bank_client:
-        counting = _CountingTransport(httpx.ASGITransport(app=bank_app))
-        app = create_app(settings, bank_transport=counting)
-        async with running_app(app, caller="confirm") as client:
-            ledger = Ledger(client, app.state.resources.require_pool())
-            world = World(ledger, bank_client, settings, app.state, counting)
-            await world.pay("pay-pages-1", "ACC001", "ACC002", 10_000, 10_000)
-            accounts = await ledger.pool.fetchval(
-                "SELECT count(*) FROM accounts WHERE account_type <> 'SYSTEM'"
-            )
-            counting.paths.clear()
+    world.bank_transport.paths.clear()
 
-            assert await world.reconcile() == []
+    assert await world.reconcile() == []
 
-            per_account = [p for p in counting.paths if p.startswith("/accounts/")]
-            assert per_account == [], per_account
-            pages = [p for p in counting.paths if p == "/balances"]
-            assert 1 <= len(pages) <= accounts // 2 + 1, counting.paths
-            # And balances the bank disagrees on are still found, read from pages.
-            await world.pay("pay-pages-bank-only", "ACC002", "ACC003", None, 3_000)
-            found = await world.reconcile(now=datetime.now(UTC) + timedelta(seconds=1))
-            assert found is not None
-            assert {account for kind, account in found if kind == "BALANCE_MISMATCH"} == {"ACC002", "ACC003"}
+    paths = world.bank_transport.paths
+    assert [p for p in paths if p.startswith("/accounts/")] == [], paths
+    pages = [p for p in paths if p == "/balances"]
+    assert 1 <= len(pages) <= accounts // world.settings.reconciliation_page_size + 1, paths
+    # And balances the bank disagrees on are still found, read from pages.
+    await world.pay("pay-pages-bank-only", "ACC002", "ACC003", None, 3_000)
+    found = await world.reconcile(now=datetime.now(UTC) + timedelta(seconds=1))
+    assert found is not None
+    assert {account for kind, account in found if kind == "BALANCE_MISMATCH"} == {"ACC002", "ACC003"}

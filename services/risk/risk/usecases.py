@@ -29,8 +29,9 @@ DEPENDENCY_FAILURES = Counter(
 )
 REEVALUATED = Counter(
     "risk_assessments_reevaluated",
-    "Assessments evaluated again under the customer's database lock: the customer's history "
-    "changed between reading and recording it (another instance assessed the customer)",
+    "Assessments evaluated again under the customer's database lock: between reading and "
+    "recording, another risk instance assessed the customer or another customer claimed the "
+    "transaction id",
 )
 for _decision in Decision:
     DECISIONS.labels(_decision.name)
