@@ -133,14 +133,14 @@ async def get_customer(customer_id: CustomerId, request: Request) -> KycRecord:
     response_model=KycRecord,
     tags=["kyc"],
     dependencies=[allow("ops")],
-    responses=problems(400, 404, 409),
+    responses=problems(400, 404, 409, 503),
 )
 async def submit_verification(
     customer_id: CustomerId, body: VerificationRequest, request: Request
 ) -> KycRecord:
     state = request.app.state
     view = await usecases.submit_verification(
-        state.resources.require_pool(), state.ofac, state.policy, customer_id, body
+        state.resources.require_pool(), state.ofac, state.policy, customer_id, body, state.marks
     )
     return _record(view)
 
@@ -149,7 +149,7 @@ async def submit_verification(
     "/customers/{customer_id}/review/approve",
     response_model=KycRecord,
     tags=["review"],
-    responses=problems(400, 401, 404, 409),
+    responses=problems(400, 401, 404, 409, 503),
 )
 async def approve(
     customer_id: CustomerId,
@@ -159,14 +159,14 @@ async def approve(
 ) -> KycRecord:
     _require_reviewer(request, authorization)
     pool = request.app.state.resources.require_pool()
-    return _record(await usecases.review(pool, customer_id, Action.APPROVE, body))
+    return _record(await usecases.review(pool, customer_id, Action.APPROVE, body, request.app.state.marks))
 
 
 @router.post(
     "/customers/{customer_id}/review/reject",
     response_model=KycRecord,
     tags=["review"],
-    responses=problems(400, 401, 404, 409),
+    responses=problems(400, 401, 404, 409, 503),
 )
 async def reject(
     customer_id: CustomerId,
@@ -178,7 +178,7 @@ async def reject(
     if body.tier is not None:
         raise ProblemError(422, "TIER_NOT_ALLOWED", "A rejection sets tier 0")
     pool = request.app.state.resources.require_pool()
-    return _record(await usecases.review(pool, customer_id, Action.REJECT, body))
+    return _record(await usecases.review(pool, customer_id, Action.REJECT, body, request.app.state.marks))
 
 
 @router.get("/review-queue", response_model=ReviewQueueResponse, tags=["review"], responses=problems(401))
@@ -197,14 +197,14 @@ async def review_queue(
     response_model=KycRecord,
     tags=["review"],
     dependencies=[allow("ofac")],
-    responses=problems(400, 404, 409),
+    responses=problems(400, 404, 409, 503),
 )
 async def record_sanctions_hit(
     customer_id: CustomerId, body: SanctionsHitRequest, request: Request
 ) -> KycRecord:
     """Called by the ofac service's re-screening; puts the customer in the reviewer queue."""
     pool = request.app.state.resources.require_pool()
-    return _record(await usecases.record_sanctions_hit(pool, customer_id, body))
+    return _record(await usecases.record_sanctions_hit(pool, customer_id, body, request.app.state.marks))
 
 
 @router.get(

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from paykit import ServiceSettings, create_service_app
+from paykit import ServiceSettings, create_service_app, kv
 from paykit.events import OutboxRelay, run_in_background, transport_from_settings
+from paykit.marks import ChangeMarks
 from paykit.resources import open_resources
 from pydantic import Field, SecretStr
 
@@ -40,6 +41,19 @@ class KycSettings(ServiceSettings):
         }
 
 
+@asynccontextmanager
+async def _marks(app: FastAPI, settings: KycSettings) -> AsyncIterator[None]:
+    """Risk keeps KYC statuses only while their change marks stand (paykit.marks); kyc writes
+    them to REDIS_URL. Not a readiness check: reads need no Redis, a change without it is a 503."""
+    redis = kv.create_redis(settings) if settings.redis_url else None
+    app.state.marks = ChangeMarks(redis) if redis is not None else None
+    try:
+        yield
+    finally:
+        if redis is not None:
+            await redis.aclose()
+
+
 def create_app(
     settings: KycSettings | None = None, *, ofac_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
@@ -55,7 +69,10 @@ def create_app(
         )
         app.state.ofac = ofac
         try:
-            async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
+            async with (
+                open_resources(app, settings, migrations_dir=MIGRATIONS) as resources,
+                _marks(app, settings),
+            ):
                 if not settings.kyc_outbox_relay:
                     yield
                     return
@@ -77,6 +94,7 @@ def create_app(
     app = create_service_app(
         settings, title="KYC Service", description="KYC records, tiers and limits.", lifespan=lifespan
     )
+    app.state.marks = None  # set by the lifespan when REDIS_URL is given
     app.state.policy = Policy(
         sanctioned_countries=frozenset(c.upper() for c in settings.kyc_sanctioned_countries),
         document_key=settings.kyc_document_key.get_secret_value().encode(),
