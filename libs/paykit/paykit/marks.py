@@ -57,6 +57,11 @@ def _new_mark() -> bytes:
     return secrets.token_hex(16).encode()
 
 
+def _as_bytes(value: bytes | str) -> bytes:
+    """A mark as read (a client may decode responses)."""
+    return value if isinstance(value, bytes) else value.encode()
+
+
 class ChangeMarks:
     def __init__(self, redis: Redis, *, timeout_s: float = TIMEOUT_S, ttl_s: int = MARK_TTL_S) -> None:
         self._redis = redis
@@ -95,7 +100,7 @@ class ChangeMarks:
         try:
             async with asyncio.timeout(self._timeout_s):
                 values = await self._redis.mget(names)
-                marks = {n: v for n, v in zip(names, values, strict=True) if v is not None}
+                marks = {n: _as_bytes(v) for n, v in zip(names, values, strict=True) if v is not None}
                 missing = [n for n in names if n not in marks]
                 if missing:
                     async with self._redis.pipeline(transaction=False) as pipe:
@@ -103,10 +108,13 @@ class ChangeMarks:
                             pipe.set(name, _new_mark(), ex=self._ttl_s, nx=True)
                         await pipe.execute()
                     # Whoever set it first (another keeper, or an owner renewing) wins.
-                    marks.update(zip(missing, await self._redis.mget(missing), strict=True))
+                    again = await self._redis.mget(missing)
+                    if any(v is None for v in again):
+                        return None  # expired between the two reads: ask this time
+                    marks.update(
+                        (n, _as_bytes(v)) for n, v in zip(missing, again, strict=True) if v is not None
+                    )
         except (RedisError, OSError, TimeoutError):
             FAILURES.labels("read").inc()
             return None
-        if any(v is None for v in marks.values()):
-            return None  # expired between the two reads: ask this time
         return marks
