@@ -175,7 +175,7 @@ def _require_admin(request: Request, authorization: str | None) -> None:
 
 
 @router.post(
-    "/admin/lists/reload", response_model=ReloadResponse, tags=["lists"], responses=problems(400, 401)
+    "/admin/lists/reload", response_model=ReloadResponse, tags=["lists"], responses=problems(400, 401, 503)
 )
 async def reload_list(
     request: Request,

@@ -6,19 +6,25 @@ parsed each on its own and screened as one index; every entity remembers its lis
 index each list's version. A refresh that fails keeps that list's last good version (and its
 age shows how stale it is); a list that shrank suspiciously is refused the same way. When a
 refresh brings new or changed parties, `on_change` hears which (re-screening).
+
+Risk keeps screenings between payments while the lists' change mark stands (paykit.marks):
+a load or refresh renews it before anything may change (and is refused, changing nothing,
+when it cannot) and again once the new index is in place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import httpx
+from paykit.marks import SANCTIONS_LISTS, ChangeMarks, MarksUnavailable
 
 from .index import ScreeningIndex
 from .listformats import parse_advanced_xml, parse_ftm
@@ -139,6 +145,10 @@ def build_index(files: ListFiles, spec: ListSpec | None = None) -> ScreeningInde
     return ScreeningIndex(files.version, list(entities.values()), source_versions={spec.name: files.version})
 
 
+class ListChangeUnannounced(Exception):
+    """The lists' change mark could not be written, so no list was changed."""
+
+
 class ListHolder:
     def __init__(
         self,
@@ -155,6 +165,7 @@ class ListHolder:
         self._limits = limits
         self._transport = transport
         self.on_change = on_change
+        self.marks: ChangeMarks | None = None
 
     @property
     def current(self) -> ScreeningIndex:
@@ -180,7 +191,7 @@ class ListHolder:
         spec = self.primary
         if location is not None:
             spec = ListSpec(spec.name, spec.format, location)
-        async with self._lock:
+        async with self._lock, self._announced():
             change = await self._load_one(spec)
             index = await self._swap()
         await self._notify(index, [change] if change else [])
@@ -192,6 +203,10 @@ class ListHolder:
         outcome: dict[str, str | None] = {}
         changes: list[Change] = []
         async with self._lock:
+            try:
+                await self._announce_before()
+            except ListChangeUnannounced as exc:
+                return {name: str(exc) for name in self._states}
             for state in self._states.values():
                 try:
                     change = await self._load_one(state.spec)
@@ -202,9 +217,29 @@ class ListHolder:
                 if change:
                     changes.append(change)
             index = await self._swap() if any(s.version for s in self._states.values()) else None
+            await self._announce_after()
         if index is not None:
             await self._notify(index, changes)
         return outcome
+
+    async def _announce_before(self) -> None:
+        if self.marks is not None:
+            try:
+                await self.marks.renew(SANCTIONS_LISTS)
+            except MarksUnavailable as exc:
+                raise ListChangeUnannounced(f"lists not reloaded: {exc}") from exc
+
+    async def _announce_after(self) -> None:
+        if self.marks is not None:
+            await self.marks.renew_after(SANCTIONS_LISTS)
+
+    @contextlib.asynccontextmanager
+    async def _announced(self) -> AsyncIterator[None]:
+        await self._announce_before()
+        try:
+            yield
+        finally:
+            await self._announce_after()
 
     async def _load_one(self, spec: ListSpec) -> Change | None:
         state = self._states[spec.name]

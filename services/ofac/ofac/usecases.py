@@ -10,7 +10,7 @@ from paykit import ProblemError
 
 from .domain import Decision, MatchView, Scored, Thresholds, decide, screenable, view
 from .index import Filters, Match, ScreeningIndex
-from .lists import ListHolder, ListShrankError
+from .lists import ListChangeUnannounced, ListHolder, ListShrankError
 from .matching import Evidence, Query, Weights, evaluate
 from .sdnfile import ListFormatError
 from .sources import ListSourceError
@@ -144,5 +144,7 @@ async def reload_list(holder: ListHolder, source: str | None) -> tuple[Screening
         raise ProblemError(422, "LIST_SOURCE_INVALID", str(exc)) from None
     except ListFormatError as exc:
         raise ProblemError(422, "LIST_FORMAT_INVALID", str(exc)) from None
+    except ListChangeUnannounced as exc:
+        raise ProblemError(503, "LIST_CHANGE_UNAVAILABLE", str(exc), headers={"Retry-After": "1"}) from None
     log.info("sanctions list %s loaded (%d entities), was %s", index.version, index.entity_count, previous)
     return index, previous

@@ -6,8 +6,11 @@ import asyncio
 
 import httpx
 import pytest
+import redis
 from ofac.main import BUNDLED_LIST, OfacSettings, create_app
+from paykit.marks import SANCTIONS_LISTS, ChangeMarks
 from paykit.testing import production_identity, running_app
+from redis.asyncio import Redis
 
 from .conftest import ADMIN_TOKEN, SUBSET_LIST
 
@@ -185,3 +188,52 @@ def test_production_needs_a_list_source_or_an_explicit_opt_in(caplog: pytest.Log
     with caplog.at_level("WARNING"):
         create_app(opted_in)
     assert any("bundled" in r.getMessage() for r in caplog.records), "the opt-in is logged"
+
+
+async def _lists_mark(redis_url: str) -> bytes:
+    async with Redis.from_url(redis_url, socket_timeout=2) as client:
+        marks = await ChangeMarks(client).read([SANCTIONS_LISTS])
+    assert marks is not None
+    return marks[SANCTIONS_LISTS]
+
+
+async def test_every_load_renews_the_lists_mark_risk_keeps_screenings_under(
+    settings: OfacSettings, redis_url: str
+) -> None:
+    before_start = await _lists_mark(redis_url)
+    app = create_app(
+        shrink_allowed(settings.model_copy(update={"redis_url": redis_url})), list_transport=subset_server()
+    )
+    async with running_app(app) as client:
+        # The first load too: risk may keep screenings from this service's previous run.
+        started = await _lists_mark(redis_url)
+        assert started != before_start
+        reload = await client.post("/admin/lists/reload", headers=AUTH, json={"source": LIST_URL})
+        assert reload.status_code == 200, reload.text
+        assert await _lists_mark(redis_url) != started
+
+
+async def test_a_reload_that_cannot_be_announced_changes_nothing(
+    settings: OfacSettings, redis_url: str
+) -> None:
+    admin = redis.Redis.from_url(redis_url)
+    user = {"enabled": True, "passwords": ["+pw"], "keys": ["*"]}
+    admin.acl_setuser("ofac_marks", **user, commands=["+@all"])
+    url = redis_url.replace("redis://", "redis://ofac_marks:pw@", 1)
+    app = create_app(
+        shrink_allowed(settings.model_copy(update={"redis_url": url})), list_transport=subset_server()
+    )
+    try:
+        async with running_app(app) as client:
+            version = (await client.get("/lists/current")).json()["list_version"]
+            # From now on this Redis refuses ofac's writes.
+            admin.acl_setuser("ofac_marks", **user, commands=["+@all", "-set"], reset=True)
+            refused = await client.post("/admin/lists/reload", headers=AUTH, json={"source": LIST_URL})
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["code"] == "LIST_CHANGE_UNAVAILABLE"
+            assert refused.headers["retry-after"] == "1"
+            assert (await client.get("/lists/current")).json()["list_version"] == version
+            assert (await client.post("/check-sanctions", json=NORIEGA)).json()["is_sanctioned"] is True
+    finally:
+        admin.acl_deluser("ofac_marks")
+        admin.close()
