@@ -9,9 +9,10 @@ from typing import TypeVar
 
 import httpx
 from fastapi import FastAPI
-from paykit import ServiceSettings, create_service_app
+from paykit import ServiceSettings, create_service_app, kv
 from paykit.http import ServiceClient
 from paykit.identity import ServiceIdentity
+from paykit.marks import ChangeMarks
 from paykit.resources import open_resources
 
 from . import api
@@ -42,15 +43,13 @@ class RiskSettings(ServiceSettings):
     dependency_breaker_ttl_s: float = 15.0
     # Answers kept between payments (risk/cache.py): customer details (name, country) for
     # `lookup_cache_ttl_s`, KYC status and limits for `kyc_cache_ttl_s`, a screening for
-    # `screening_cache_ttl_s` and only while the sanctions list version is unchanged; 0 turns
-    # a cache off. KYC and screening are off by default: nothing tells risk when a list reload
-    # lists a customer or KYC holds them, so a kept answer would let that customer pay or be
-    # paid until it expired. Correctness over throughput; turn them on only where a payment
-    # during that window is acceptable.
+    # `screening_cache_ttl_s`; 0 turns a cache off. KYC and screening answers are kept only
+    # with REDIS_URL (the Redis kyc and ofac write their change marks to, paykit.marks) and
+    # used only while their mark stands: a customer held or newly listed is seen at once.
     cache_entries_max: int = 10_000
     lookup_cache_ttl_s: float = 30.0
-    kyc_cache_ttl_s: float = 0.0
-    screening_cache_ttl_s: float = 0.0
+    kyc_cache_ttl_s: float = 60.0
+    screening_cache_ttl_s: float = 60.0
 
 
 def build_clients(
@@ -99,6 +98,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
             clients = build_clients(settings, app.state.identity, transports)
+            # Not a readiness check: without Redis risk asks kyc and ofac every time.
+            redis = kv.create_redis(settings) if settings.redis_url else None
             app.state.risk = RiskService(
                 resources.require_pool(),
                 rules,
@@ -109,12 +110,15 @@ def create_app(
                     settings.lookup_cache_ttl_s,
                     settings.kyc_cache_ttl_s,
                     settings.screening_cache_ttl_s,
+                    ChangeMarks(redis) if redis is not None else None,
                 ),
             )
             try:
                 yield
             finally:
                 await clients.aclose()
+                if redis is not None:
+                    await redis.aclose()
 
     app = create_service_app(
         settings,

@@ -17,7 +17,7 @@ from paykit.http import ServiceCallError
 from prometheus_client import Counter
 
 from . import domain, store
-from .cache import Caches
+from .cache import Caches, Check, Marks
 from .clients import AccountClient, Customer, KycAnswer, KycClient, OfacClient, Parties, SanctionsAnswer
 from .rules import Decision, Rules
 
@@ -26,6 +26,11 @@ log = logging.getLogger("risk.usecases")
 DECISIONS = Counter("risk_decisions", "Risk decisions by outcome", ["decision"])
 DEPENDENCY_FAILURES = Counter(
     "risk_dependency_failures", "Calls to a dependency that gave no usable answer", ["dependency"]
+)
+KEPT_ANSWERS = Counter(
+    "risk_kept_answers",
+    "KYC answers and screenings a payment needed: used as kept (their change mark stood) or asked for",
+    ["answer", "outcome"],
 )
 REEVALUATED = Counter(
     "risk_assessments_reevaluated",
@@ -219,8 +224,10 @@ async def _checks(
     ]
     if payment.payee_name is not None:
         checks.append((None, payment.payee_name, None))
+    marks = await caches.read_marks(kyc_ids)
     kycs, answers = await asyncio.gather(
-        _kyc_many(clients, caches, kyc_ids, deadline), _screen_many(clients, caches, checks, deadline)
+        _kyc_many(clients, caches, marks, kyc_ids, deadline),
+        _screen_many(clients, caches, marks, checks, deadline),
     )
     screened = iter(answers)
     payer_screening = next(screened) if payer.customer is not None else domain.Screening(payer.found)
@@ -273,15 +280,17 @@ async def _customer(clients: Clients, caches: Caches, customer_id: str, deadline
     return _Party("OK" if customer else "NOT_FOUND", customer_id, customer)
 
 
-Check = tuple[str | None, str, str | None]
-
-
 async def _screen_many(
-    clients: Clients, caches: Caches, checks: list[Check], deadline: float
+    clients: Clients, caches: Caches, marks: Marks | None, checks: list[Check], deadline: float
 ) -> list[domain.Screening]:
-    """Each (customer id, name, country) screened by OFAC, all that are not kept in one call."""
-    answers: dict[Check, SanctionsAnswer] = caches.sanctions.cached(checks)
+    """Each (customer id, name, country) screened by OFAC, all that are not kept (under the
+    lists' current mark) in one call."""
+    answers: dict[Check, SanctionsAnswer] = (
+        caches.sanctions.current((c, marks.sanctions) for c in checks) if marks is not None else {}
+    )
     missing = list(dict.fromkeys(c for c in checks if c not in answers))
+    KEPT_ANSWERS.labels("screening", "used").inc(len(answers))
+    KEPT_ANSWERS.labels("screening", "asked").inc(len(missing))
     if missing:
         try:
             async with asyncio.timeout_at(deadline):
@@ -290,7 +299,8 @@ async def _screen_many(
             _dependency_failed("ofac", exc)
             fresh = []
         for check, screened in zip(missing, fresh, strict=False):
-            caches.sanctions.keep(check, screened)
+            if marks is not None:
+                caches.sanctions.keep(check, marks.sanctions, screened)
             answers[check] = screened
     screenings = []
     for check in checks:
@@ -298,7 +308,6 @@ async def _screen_many(
         if answer is None:
             screenings.append(domain.Screening(customer="OK", sanctions="UNAVAILABLE"))
             continue
-        caches.saw_list_version(answer.list_version)
         screenings.append(
             domain.Screening(
                 customer="OK",
@@ -317,11 +326,16 @@ KYC_HOLD_STATUSES = ("MANUAL_REVIEW", "REJECTED")
 
 
 async def _kyc_many(
-    clients: Clients, caches: Caches, customer_ids: list[str], deadline: float
+    clients: Clients, caches: Caches, marks: Marks | None, customer_ids: list[str], deadline: float
 ) -> list[domain.Kyc]:
-    """Each customer's KYC status and limits, all that are not kept in one call."""
-    answers: dict[str, KycAnswer | None] = caches.kyc.cached(customer_ids)
+    """Each customer's KYC status and limits, all that are not kept (under the customer's
+    current mark) in one call."""
+    answers: dict[str, KycAnswer | None] = (
+        caches.kyc.current((c, marks.kyc[c]) for c in customer_ids) if marks is not None else {}
+    )
     missing = list(dict.fromkeys(c for c in customer_ids if c not in answers))
+    KEPT_ANSWERS.labels("kyc", "used").inc(len(answers))
+    KEPT_ANSWERS.labels("kyc", "asked").inc(len(missing))
     failed: set[str] = set()
     if missing:
         try:
@@ -331,7 +345,8 @@ async def _kyc_many(
             _dependency_failed("kyc", exc)
             fresh, failed = [], set(missing)
         for customer_id, status in zip(missing, fresh, strict=False):
-            caches.kyc.keep(customer_id, status)
+            if marks is not None:
+                caches.kyc.keep(customer_id, marks.kyc[customer_id], status)
             answers[customer_id] = status
     return [domain.Kyc(available=False) if c in failed else _kyc(answers.get(c)) for c in customer_ids]
 
