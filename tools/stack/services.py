@@ -80,9 +80,9 @@ def opens_postgres(package: str) -> bool:
 
 
 def opens_redis(package: str) -> bool:
-    """It opens Redis through open_resources, or on its own (change marks: paykit.marks)."""
+    """It opens Redis through open_resources, or for its change marks (paykit.marks)."""
     main = _main(package)
-    return "use_redis=True" in main or "kv.create_redis(settings)" in main
+    return "use_redis=True" in main or "open_marks(settings)" in main
 
 
 def calls(package: str) -> set[str]:

@@ -18,13 +18,17 @@ mark before a change does not make the change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from . import kv
+from .config import ServiceSettings
 
 log = logging.getLogger("paykit.marks")
 
@@ -118,3 +122,17 @@ class ChangeMarks:
             FAILURES.labels("read").inc()
             return None
         return marks
+
+
+@contextlib.asynccontextmanager
+async def open_marks(settings: ServiceSettings) -> AsyncIterator[ChangeMarks | None]:
+    """The service's marks on REDIS_URL (None without it), closed on the way out. Not a
+    readiness check: a keeper without marks asks, an owner without them refuses changes."""
+    if not settings.redis_url:
+        yield None
+        return
+    redis = kv.create_redis(settings)
+    try:
+        yield ChangeMarks(redis)
+    finally:
+        await redis.aclose()

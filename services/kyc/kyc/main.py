@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from paykit import ServiceSettings, create_service_app, kv
+from paykit import ServiceSettings, create_service_app
 from paykit.events import OutboxRelay, run_in_background, transport_from_settings
-from paykit.marks import ChangeMarks
+from paykit.marks import open_marks
 from paykit.resources import open_resources
 from pydantic import Field, SecretStr
 
@@ -41,19 +41,6 @@ class KycSettings(ServiceSettings):
         }
 
 
-@asynccontextmanager
-async def _marks(app: FastAPI, settings: KycSettings) -> AsyncIterator[None]:
-    """Risk keeps KYC statuses only while their change marks stand (paykit.marks); kyc writes
-    them to REDIS_URL. Not a readiness check: reads need no Redis, a change without it is a 503."""
-    redis = kv.create_redis(settings) if settings.redis_url else None
-    app.state.marks = ChangeMarks(redis) if redis is not None else None
-    try:
-        yield
-    finally:
-        if redis is not None:
-            await redis.aclose()
-
-
 def create_app(
     settings: KycSettings | None = None, *, ofac_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
@@ -71,8 +58,9 @@ def create_app(
         try:
             async with (
                 open_resources(app, settings, migrations_dir=MIGRATIONS) as resources,
-                _marks(app, settings),
+                open_marks(settings) as marks,
             ):
+                app.state.marks = marks
                 if not settings.kyc_outbox_relay:
                     yield
                     return

@@ -12,10 +12,10 @@ from typing import Literal
 
 import httpx
 from fastapi import FastAPI
-from paykit import ServiceSettings, create_service_app, kv
+from paykit import ServiceSettings, create_service_app
 from paykit.config import InsecureSettingsError
 from paykit.http import ServiceClient
-from paykit.marks import ChangeMarks
+from paykit.marks import open_marks
 from paykit.resources import open_resources
 from pydantic import Field, SecretStr, model_validator
 
@@ -113,21 +113,6 @@ async def refresh_forever(holder: ListHolder, interval_s: float) -> None:
             log.exception("list refresh failed unexpectedly")
 
 
-@asynccontextmanager
-async def _marks(holder: ListHolder, settings: OfacSettings) -> AsyncIterator[None]:
-    """Risk keeps screenings only while the lists' change mark stands (paykit.marks); ofac
-    writes it to REDIS_URL around every load, the first one included (risk may hold
-    screenings from this service's previous run)."""
-    redis = kv.create_redis(settings) if settings.redis_url else None
-    holder.marks = ChangeMarks(redis) if redis is not None else None
-    try:
-        yield
-    finally:
-        holder.marks = None
-        if redis is not None:
-            await redis.aclose()
-
-
 def create_app(
     settings: OfacSettings | None = None,
     *,
@@ -156,7 +141,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(app, settings), _marks(holder, settings):
+        async with open_resources(app, settings), open_marks(settings) as marks:
+            # Written around every load, the first included: risk may keep screenings from
+            # this service's previous run.
+            holder.marks = marks
             # No list, no service: screening must never answer "clear" without one. The
             # other lists load too; one that fails is retried by the scheduled refresh.
             await holder.load()

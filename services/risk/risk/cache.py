@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 from paykit import marks as change_marks
@@ -25,7 +25,6 @@ from paykit.marks import ChangeMarks
 from .clients import Customer, KycAnswer, SanctionsAnswer
 
 K = TypeVar("K", bound=Hashable)
-_MISSING: Any = object()
 V = TypeVar("V")
 Check = tuple[str | None, str, str | None]  # (customer id, name, country) screened
 

@@ -9,10 +9,10 @@ from typing import TypeVar
 
 import httpx
 from fastapi import FastAPI
-from paykit import ServiceSettings, create_service_app, kv
+from paykit import ServiceSettings, create_service_app
 from paykit.http import ServiceClient
 from paykit.identity import ServiceIdentity
-from paykit.marks import ChangeMarks
+from paykit.marks import open_marks
 from paykit.resources import open_resources
 
 from . import api
@@ -96,10 +96,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(app, settings, migrations_dir=MIGRATIONS) as resources:
+        async with (
+            open_resources(app, settings, migrations_dir=MIGRATIONS) as resources,
+            open_marks(settings) as marks,
+        ):
             clients = build_clients(settings, app.state.identity, transports)
-            # Not a readiness check: without Redis risk asks kyc and ofac every time.
-            redis = kv.create_redis(settings) if settings.redis_url else None
             app.state.risk = RiskService(
                 resources.require_pool(),
                 rules,
@@ -110,15 +111,13 @@ def create_app(
                     settings.lookup_cache_ttl_s,
                     settings.kyc_cache_ttl_s,
                     settings.screening_cache_ttl_s,
-                    ChangeMarks(redis) if redis is not None else None,
+                    marks,
                 ),
             )
             try:
                 yield
             finally:
                 await clients.aclose()
-                if redis is not None:
-                    await redis.aclose()
 
     app = create_service_app(
         settings,
