@@ -82,3 +82,28 @@ async def test_a_change_that_cannot_be_announced_is_not_made(settings: KycSettin
     finally:
         admin.acl_deluser("kyc_no_writes")
         admin.close()
+
+
+class _ReadsMarkDuringScreening(httpx.AsyncBaseTransport):
+    """The real ofac behind kyc; while kyc waits for its screening (after the PENDING status
+    committed), reads the customer's mark as risk would."""
+
+    def __init__(self, ofac: httpx.AsyncBaseTransport, marks: ChangeMarks, customer_id: str) -> None:
+        self.ofac, self.marks, self.customer_id = ofac, marks, customer_id
+        self.seen: list[bytes] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(await _mark(self.marks, self.customer_id))
+        return await self.ofac.handle_async_request(request)
+
+
+async def test_a_mark_read_while_a_change_is_under_way_is_renewed_once_it_is_made(
+    settings: KycSettings, ofac_transport: httpx.ASGITransport, marks: ChangeMarks
+) -> None:
+    spy = _ReadsMarkDuringScreening(ofac_transport, marks, "cust_w")
+    async with running_app(create_app(settings, ofac_transport=spy)) as client:
+        response = await client.post("/customers/cust_w/verification", json=body())
+        assert response.status_code == 200 and response.json()["status"] == "VERIFIED", response.text
+    [during] = spy.seen
+    # An answer risk read then (PENDING) must not outlive the VERIFIED status.
+    assert await _mark(marks, "cust_w") != during
