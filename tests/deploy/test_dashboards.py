@@ -151,3 +151,29 @@ def test_metric_name_extraction_sees_through_promql() -> None:
     expr = 'histogram_quantile(0.95, sum by (service, le) (rate(x_bucket{service=~"$s"}[$__rate_interval])))'
     assert metric_names(expr) == {"x_bucket"}
     assert metric_names("max(a) / on (job) b") == {"a", "b"}
+
+
+def _edge_refusals_nginx_makes() -> set[str]:
+    conf = (compose.REPO / "nginx" / "nginx.conf").read_text()
+    assert '"edge_refusal":"$edge_refusal"' in conf, "nginx's access log must carry edge_refusal"
+    return {code for code in re.findall(r"set \$edge_refusal (\w+);", conf)}
+
+
+def test_the_dashboard_counts_every_refusal_nginx_answers_itself() -> None:
+    """Requests nginx refuses never reach a service's /metrics: the dashboard counts them from
+    nginx's access log in Elasticsearch, by the `edge_refusal` it logs. A refusal nginx can
+    make that the panel's query leaves out would be invisible."""
+    made = _edge_refusals_nginx_makes()
+    assert {"OVERLOADED", "RATE_LIMITED"} <= made
+    panels = [
+        panel
+        for path in sorted(DASHBOARDS.glob("*.json"))
+        for panel in json.loads(path.read_text())["panels"]
+        if any("app.edge_refusal" in target.get("query", "") for target in panel.get("targets", []))
+    ]
+    assert panels, "no panel reads app.edge_refusal"
+    query = panels[0]["targets"][0]["query"]
+    counted = set(re.findall(r"\b[A-Z][A-Z_]+\b", query)) - {"AND", "OR", "NOT"}
+    assert counted == made
+    terms = [agg for agg in panels[0]["targets"][0]["bucketAggs"] if agg["type"] == "terms"]
+    assert terms and terms[0]["field"] == "app.edge_refusal"

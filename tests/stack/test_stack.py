@@ -4,6 +4,7 @@ docker/compose.demo.yml loads it. Every service turns healthy and a payment goes
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -81,3 +82,33 @@ def test_nginx_balances_both_gateways_and_follows_one_recreated_elsewhere(
         seen |= set(_instances_answering(edge, 2))
         time.sleep(0.5)
     assert "api-gateway-2" in seen
+
+
+def _edge_log_line(stack: LocalStack, request_id: str) -> dict[str, object]:
+    """nginx's access-log line (JSON, on its stdout as in the container) for one request."""
+    deadline = time.monotonic() + POLL_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for line in (stack.work_dir / "logs" / "load-balancer.log").read_text().splitlines():
+            if request_id in line and line.startswith("{"):
+                entry: dict[str, object] = json.loads(line)
+                if entry.get("request_id") == request_id:
+                    return entry
+        time.sleep(0.2)
+    raise AssertionError(f"no access-log line for {request_id}")
+
+
+def test_nginx_logs_the_refusals_it_answers_itself_apart_from_the_gateways_answers(
+    stack: LocalStack, edge: httpx.Client
+) -> None:
+    # Refusals made at the edge never reach a service's /metrics; the dashboard counts them
+    # from this field of nginx's log (filebeat ships it to Elasticsearch).
+    too_large = edge.post("/payment/confirm", content=b"{" + b" " * 70_000 + b"}")
+    assert too_large.status_code == 413
+    refused = _edge_log_line(stack, too_large.headers["X-Request-ID"])
+    assert refused["status"] == 413 and refused["edge_refusal"] == "PAYLOAD_TOO_LARGE"
+
+    # A gateway's own refusal (here 401) passes through: nginx refused nothing.
+    answered = edge.post("/payment/confirm", json={"amount": 1})
+    assert answered.status_code == 401
+    passed = _edge_log_line(stack, answered.headers["X-Request-ID"])
+    assert passed["status"] == 401 and passed["edge_refusal"] == ""
