@@ -124,9 +124,11 @@ def best(steps: list[StepResult]) -> StepResult | None:
 
 
 def held(load: Load, steps: list[StepResult], label: str, hot: seed.Payer | None = None) -> list[StepResult]:
-    """The best step's rate held for HOLD_S; when that does not hold, ~8 % lower, at most
-    HOLD_TRIES times. The last result is the one that counts (sustained or not)."""
+    """The best step's rate held for HOLD_S; when that does not hold, ~8 % lower, and for the
+    last of HOLD_TRIES holds the next sustained step of the ladder below. The last result is
+    the one that counts (sustained or not)."""
     top = best(steps)
+    passed = sorted({s.rate for s in steps if s.sustained()}, reverse=True)
     results: list[StepResult] = []
     rate = top.rate if top else 0.0
     while top and len(results) < HOLD_TRIES and rate >= RATE_MIN:
@@ -135,7 +137,10 @@ def held(load: Load, steps: list[StepResult], label: str, hot: seed.Payer | None
         results.append(result)
         if result.sustained():
             break
-        rate = round(rate * HOLD_STEP_DOWN, 1)
+        lower = round(rate * HOLD_STEP_DOWN, 1)
+        if len(results) == HOLD_TRIES - 1:
+            lower = next((r for r in passed if r < lower), round(rate / STEP_FACTOR, 1))
+        rate = lower
     return results
 
 
