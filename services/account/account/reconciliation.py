@@ -57,6 +57,9 @@ class ReconciliationLimits:
     stale_hold_after_s: int
     grace_s: float = 60.0
     recheck_max: int = 200  # open breaks re-checked by reference per run
+    # Our captures (and confirm's completions) read per run since the last; confirm answers
+    # at most 10,000 ids a call.
+    ledger_read_max: int = 10_000
 
 
 @dataclass
@@ -80,7 +83,7 @@ async def run_reconciliation(
         rechecks = await store.open_items(conn, limits.recheck_max)
     cutoff = started - timedelta(seconds=limits.grace_s)
     try:
-        breaks, read, checked = await _compare(
+        breaks, read, checked, ledger_reached = await _compare(
             pool, bank, confirm, limits, cursor, ledger_cutoff, cutoff, rechecks
         )
     except ServiceCallError as exc:
@@ -94,7 +97,7 @@ async def run_reconciliation(
         await store.save_run(conn, started, breaks, cutoff=cutoff, transfers_read=len(read.transfers))
         await store.replace_open_items(conn, checked, [b for b in breaks if b.reference])
         last_id = settled[-1].id if settled else cursor
-        await store.set_cursor(conn, last_id, cutoff)
+        await store.set_cursor(conn, last_id, ledger_reached)
     OPEN_BREAKS.set(len(breaks))
     if breaks:
         log.warning("reconciliation found %d break(s)", len(breaks))
@@ -110,7 +113,10 @@ async def _compare(
     ledger_cutoff: datetime | None,
     cutoff: datetime,
     rechecks: Sequence[str],
-) -> tuple[list[Break], _BankRead, list[str]]:
+) -> tuple[list[Break], _BankRead, list[str], datetime]:
+    """The breaks, the bank's transfers read, the references checked, and how far our side
+    was read: the cutoff, or the last capture read when more were made since the last run
+    than one run reads (the next run goes on from there)."""
     read = await _read_transfers(bank, cursor, limits)
     settled, in_flight = split_at_cutoff(read.transfers, cutoff)
     by_ref = {t.reference: t for t in read.transfers}
@@ -119,15 +125,23 @@ async def _compare(
             r["account_number"]: (r["balance_minor"], r["currency"])
             for r in await store.customer_balances(conn)
         }
-        new_captures = await store.captures_resolved_after(conn, ledger_cutoff, 10_000)
+        new_captures = await store.captures_resolved_after(conn, ledger_cutoff, limits.ledger_read_max + 1)
         refs = [t.reference for t in settled] + list(rechecks) + [h.hold_id for h in new_captures]
         captures = {h.hold_id: h for h in await store.posted_holds(conn, refs)}
         pending = await store.pending_holds(conn)
         problems = await store.integrity_problems(conn)
+    ledger_complete = len(new_captures) <= limits.ledger_read_max
+    ledger_reached = cutoff
+    if not ledger_complete:
+        # Our captures after the last one read are unknown here: not a single balance can be
+        # judged (its payments in flight are not all known), and the cursor stops there.
+        new_captures = new_captures[: limits.ledger_read_max]
+        last_read = new_captures[-1].resolved_at
+        ledger_reached = min(cutoff, last_read) if last_read is not None else cutoff
     breaks: list[Break] = []
     for transfer in settled:
         breaks += transfer_breaks(transfer, captures.get(transfer.reference))
-    ours_settled = [h for h in new_captures if h.resolved_at is not None and h.resolved_at <= cutoff]
+    ours_settled = [h for h in new_captures if h.resolved_at is not None and h.resolved_at <= ledger_reached]
     ours_in_flight = [h for h in new_captures if h.resolved_at is not None and h.resolved_at > cutoff]
     for hold in ours_settled:
         if hold.hold_id not in by_ref:
@@ -143,9 +157,15 @@ async def _compare(
             breaks += _capture_without_transfer(capture, found)
     if confirm is not None:
         breaks += await _payment_breaks(
-            confirm, [*settled, *(by_ref[r] for r in rechecks)], by_ref, bank, ledger_cutoff, cutoff
+            confirm,
+            [*settled, *(by_ref[r] for r in rechecks)],
+            by_ref,
+            bank,
+            ledger_cutoff,
+            ledger_reached,
+            limits.ledger_read_max,
         )
-    if read.complete:
+    if read.complete and ledger_complete:
         bank_balances = await _read_balances(bank, list(balances), limits)
         tail = await _read_transfers(bank, read.transfers[-1].id if read.transfers else cursor, limits)
         unsure = {a for t in tail.transfers for a in (t.from_account, t.to_account) if a}
@@ -163,7 +183,7 @@ async def _compare(
     checked = list(
         dict.fromkeys([*rechecks, *(t.reference for t in settled), *(h.hold_id for h in ours_settled)])
     )
-    return _dedupe(breaks), read, checked
+    return _dedupe(breaks), read, checked, ledger_reached
 
 
 def _absent(reference: str) -> BankTransfer:
@@ -191,13 +211,14 @@ async def _payment_breaks(
     bank: PartnerBankClient,
     ledger_cutoff: datetime | None,
     cutoff: datetime,
+    read_max: int,
 ) -> list[Break]:
     breaks: list[Break] = []
     for transfer in settled:
         state = await confirm.payment_state(transfer.reference)
         breaks += payment_breaks(transfer if transfer.status else None, transfer.reference, state)
     since = ledger_cutoff or cutoff - timedelta(days=3650)
-    for payment_id in await confirm.completed_between(since, cutoff, 10_000):
+    for payment_id in await confirm.completed_between(since, cutoff, read_max):
         found = by_ref.get(payment_id) or await bank.transfer(payment_id)
         if found is None or not found.status:
             breaks += payment_breaks(None, payment_id, "COMPLETED")
