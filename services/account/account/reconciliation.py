@@ -214,8 +214,9 @@ async def _payment_breaks(
     read_max: int,
 ) -> list[Break]:
     breaks: list[Break] = []
+    states = await confirm.payment_states([t.reference for t in settled])
     for transfer in settled:
-        state = await confirm.payment_state(transfer.reference)
+        state = states.get(transfer.reference)
         breaks += payment_breaks(transfer if transfer.status else None, transfer.reference, state)
     since = ledger_cutoff or cutoff - timedelta(days=3650)
     for payment_id in await confirm.completed_between(since, cutoff, read_max):

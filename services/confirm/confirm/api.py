@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import usecases
 from .domain import Terms, confirm_answer, payment_view
-from .schemas import ConfirmRequest, CreatePaymentRequest, ReviewRequest
+from .schemas import ConfirmRequest, CreatePaymentRequest, PaymentStatesRequest, ReviewRequest
 from .usecases import Deps
 
 router = APIRouter()
@@ -180,6 +180,16 @@ async def completed_between(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
 ) -> dict[str, Any]:
     return {"payment_ids": await usecases.completed_between(deps, after, until, limit)}
+
+
+@router.post(
+    "/reconciliation/states",
+    summary="States of up to 1,000 payments at once, for reconciliation (unknown ids are left out)",
+    dependencies=[allow("account", "ops")],
+    responses=problems(422),
+)
+async def payment_states(deps: DepsDep, body: PaymentStatesRequest) -> dict[str, Any]:
+    return {"states": await usecases.payment_states(deps, body.payment_ids)}
 
 
 @router.get("/review-queue", summary="Payments UNDER_REVIEW, oldest first (for operators)")

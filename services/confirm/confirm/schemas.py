@@ -63,3 +63,16 @@ class CreatePaymentRequest(PaymentTerms):
 class ReviewRequest(BaseModel):
     decision: Literal["approve", "decline"]
     reviewer: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "operator"
+
+
+PAYMENT_IDS_PER_CALL_MAX = 1_000
+
+
+class PaymentStatesRequest(BaseModel):
+    """Payment ids whose states reconciliation compares with the bank's transfers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payment_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        max_length=PAYMENT_IDS_PER_CALL_MAX
+    )

@@ -299,6 +299,13 @@ async def list_in_state(conn: asyncpg.Connection, state: State, limit: int) -> l
     return [_payment(r) for r in rows]
 
 
+async def states_of(conn: asyncpg.Connection, payment_ids: list[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT payment_id, state FROM payments WHERE payment_id = ANY($1::text[])", payment_ids
+    )
+    return {r["payment_id"]: r["state"] for r in rows}
+
+
 async def completed_between(
     conn: asyncpg.Connection, after: datetime, until: datetime, limit: int
 ) -> list[str]:

@@ -547,6 +547,11 @@ async def completed_between(deps: Deps, after: datetime, until: datetime, limit:
         return await store.completed_between(conn, after, until, limit)
 
 
+async def payment_states(deps: Deps, payment_ids: list[str]) -> dict[str, str]:
+    async with deps.pool.acquire() as conn:
+        return await store.states_of(conn, payment_ids)
+
+
 async def list_payments(deps: Deps, customer_id: str, limit: int) -> list[Payment]:
     async with deps.pool.acquire() as conn:
         return await store.list_for_customer(conn, customer_id, limit)

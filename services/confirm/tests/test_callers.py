@@ -69,3 +69,26 @@ async def test_a_customer_reads_only_their_own_payments(world: World) -> None:
     assert (await world.confirm.get(path, headers=as_customer("cust_002"))).status_code in (403, 404)
     assert (await world.confirm.get(path, headers=service_headers("ops", "confirm"))).status_code == 200
     assert (await world.confirm.get(path, headers={"Authorization": ""})).status_code == 401
+
+
+async def test_reconciliation_reads_the_states_of_many_payments_in_one_call(world: World) -> None:
+    made = await world.confirm.post("/payment/confirm", json=payment(), headers=headers("k-states"))
+    payment_id = made.json()["payment_id"]
+    state = (await world.confirm.get(f"/payments/{payment_id}", headers=as_customer())).json()["state"]
+    ids = {"payment_ids": [payment_id, "pay_never_made"]}
+
+    answer = await world.confirm.post(
+        "/reconciliation/states", json=ids, headers=service_headers("account", "confirm")
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"states": {payment_id: state}}  # unknown ids are left out
+
+    too_many = {"payment_ids": [f"pay_{i}" for i in range(1_001)]}
+    refused = await world.confirm.post(
+        "/reconciliation/states", json=too_many, headers=service_headers("account", "confirm")
+    )
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    for signed in (as_customer(), service_headers("risk", "confirm")):
+        assert (
+            await world.confirm.post("/reconciliation/states", json=ids, headers=signed)
+        ).status_code == 403
