@@ -17,6 +17,7 @@ Identifier = Annotated[
 ]
 Currency = Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z]{3}$")]
 OTP_PATTERN = re.compile(r"^\d{6}$")
+PAYMENT_IDS_PER_CALL_MAX = 1_000  # POST /reconciliation/states
 
 
 class PaymentTerms(BaseModel):
@@ -63,9 +64,6 @@ class CreatePaymentRequest(PaymentTerms):
 class ReviewRequest(BaseModel):
     decision: Literal["approve", "decline"]
     reviewer: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "operator"
-
-
-PAYMENT_IDS_PER_CALL_MAX = 1_000
 
 
 class PaymentStatesRequest(BaseModel):
