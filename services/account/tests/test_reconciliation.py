@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -239,11 +240,12 @@ async def test_a_break_stays_open_after_the_cursor_passed_until_it_is_mended(wor
     assert REGISTRY.get_sample_value("reconciliation_open_breaks") == 0
 
 
-async def test_payment_states_are_compared_with_the_bank(world: World) -> None:
-    states = {"pay-good": "COMPLETED", "pay-mis": "FAILED"}
-    completed = ["pay-good", "pay-ghost"]
+def _confirm_answering(states: dict[str, str], completed: list[str], asked: list[str]) -> httpx.MockTransport:
+    """Confirm's two reconciliation routes answering from `states` and `completed`; every
+    path asked is noted in `asked`."""
 
     def confirm(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
         if request.url.path == "/reconciliation/completed":
             return httpx.Response(200, json={"payment_ids": completed})
         if request.url.path == "/reconciliation/states":
@@ -251,13 +253,22 @@ async def test_payment_states_are_compared_with_the_bank(world: World) -> None:
             return httpx.Response(200, json={"states": {p: states[p] for p in wanted if p in states}})
         return httpx.Response(404, json={"code": "NOT_FOUND"})
 
+    return httpx.MockTransport(confirm)
+
+
+@asynccontextmanager
+async def _comparing_payments(world: World, confirm: httpx.MockTransport) -> AsyncIterator[World]:
+    """The world with an account service that also compares confirm's payment states."""
     settings = world.settings.model_copy(update={"reconciliation_compare_payments": True})
-    app = create_app(
-        settings, bank_transport=world.bank_transport, confirm_transport=httpx.MockTransport(confirm)
-    )
+    app = create_app(settings, bank_transport=world.bank_transport, confirm_transport=confirm)
     async with running_app(app) as client:
         ledger = Ledger(client, app.state.resources.require_pool())
-        other = World(ledger, world.bank, settings, app.state, world.bank_transport)
+        yield World(ledger, world.bank, settings, app.state, world.bank_transport)
+
+
+async def test_payment_states_are_compared_with_the_bank(world: World) -> None:
+    states = {"pay-good": "COMPLETED", "pay-mis": "FAILED"}
+    async with _comparing_payments(world, _confirm_answering(states, ["pay-good", "pay-ghost"], [])) as other:
         await other.pay("pay-good", "ACC001", "ACC002", 1_000, 1_000)
         await other.pay("pay-mis", "ACC002", "ACC001", 500, 500)
         found = await other.reconcile(now=datetime.now(UTC) + timedelta(seconds=1))
@@ -357,23 +368,7 @@ async def test_payment_states_are_asked_of_confirm_in_batches_not_one_call_per_t
     the bench's two-minute wait ("reconciliation could not run", 19,247 payments)."""
     states = {f"pay-batch-{i}": "COMPLETED" for i in range(5)} | {"pay-batch-mis": "FAILED"}
     asked: list[str] = []
-
-    def confirm(request: httpx.Request) -> httpx.Response:
-        asked.append(request.url.path)
-        if request.url.path == "/reconciliation/completed":
-            return httpx.Response(200, json={"payment_ids": []})
-        if request.url.path == "/reconciliation/states":
-            wanted = json.loads(request.content)["payment_ids"]
-            return httpx.Response(200, json={"states": {p: states[p] for p in wanted if p in states}})
-        return httpx.Response(404, json={"code": "NOT_FOUND"})
-
-    settings = world.settings.model_copy(update={"reconciliation_compare_payments": True})
-    app = create_app(
-        settings, bank_transport=world.bank_transport, confirm_transport=httpx.MockTransport(confirm)
-    )
-    async with running_app(app) as client:
-        ledger = Ledger(client, app.state.resources.require_pool())
-        other = World(ledger, world.bank, settings, app.state, world.bank_transport)
+    async with _comparing_payments(world, _confirm_answering(states, [], asked)) as other:
         for payment_id in states:
             await other.pay(payment_id, "ACC001", "ACC002", 100, 100)
         found = await other.reconcile(now=datetime.now(UTC) + timedelta(seconds=1))
