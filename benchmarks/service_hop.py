@@ -10,9 +10,11 @@ bare one through a plain `httpx.AsyncClient`. Rounds alternate so both see the s
 
 Reports CPU per call (client process and server process, from the kernel's accounting, so
 other load on the machine does not inflate it) and calls/s, and the paykit ÷ bare ratios:
-what every one of a payment's ~13 hops pays for the fleet's plumbing.
+what every one of a payment's hops pays for the fleet's plumbing. `--concurrency N` keeps N
+calls in flight at once, as a loaded fleet does (one at a time, each call also pays for
+waking both processes up).
 
-    .venv/bin/python benchmarks/service_hop.py [--calls 3000] [--rounds 3]
+    .venv/bin/python benchmarks/service_hop.py [--calls 3000] [--rounds 3] [--concurrency 1]
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ VARIANTS = ("bare", "paykit")
 WARMUP_CALLS = 200
 READY_TIMEOUT_S = 30.0
 CLIENT_TIMEOUT_S = 600.0
+CONCURRENCY_MAX = 64
 CALLER, CALLEE = "confirm", "account"
 
 
@@ -87,7 +90,9 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def client_loop(variant: str, url: str, calls: int, server_pid: int) -> dict[str, float]:
+async def client_loop(
+    variant: str, url: str, calls: int, server_pid: int, concurrency: int = 1
+) -> dict[str, float]:
     if variant == "bare":
         import httpx
 
@@ -124,15 +129,21 @@ async def client_loop(variant: str, url: str, calls: int, server_pid: int) -> di
 
         close = service.aclose
 
-    for n in range(WARMUP_CALLS):
-        status = await one(n)
-        assert status == 200, status
+    async def in_turn(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            status = await one(n)
+            assert status == 200, status
+
+    async def side_by_side(count: int) -> None:
+        share = max(1, count // concurrency)
+        await asyncio.gather(*(in_turn(k * share, share) for k in range(concurrency)))
+
+    await side_by_side(WARMUP_CALLS)
+    calls = max(1, calls // concurrency) * concurrency
     server_before = process_cpu_s(server_pid)
     client_before = time.process_time()
     wall_before = time.perf_counter()
-    for n in range(calls):
-        status = await one(n)
-        assert status == 200, status
+    await side_by_side(calls)
     wall = time.perf_counter() - wall_before
     client_cpu = time.process_time() - client_before
     server_cpu = process_cpu_s(server_pid) - server_before
@@ -191,17 +202,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=3000, help="measured calls per variant, all rounds")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=1, help="calls in flight at once (1 to 64)")
     parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--client", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 1 <= args.concurrency <= CONCURRENCY_MAX:
+        parser.error(f"--concurrency must be 1 to {CONCURRENCY_MAX}")
     if args.serve:
         serve(args.serve, args.port)
         return 0
     if args.client:
         url = f"http://127.0.0.1:{args.port}"
-        print(json.dumps(run_loop(client_loop(args.client, url, args.calls, args.server_pid))))
+        measured = client_loop(args.client, url, args.calls, args.server_pid, args.concurrency)
+        print(json.dumps(run_loop(measured)))
         return 0
 
     me = os.path.abspath(__file__)
@@ -218,6 +233,7 @@ def main() -> int:
             for v in VARIANTS:
                 command = [sys.executable, me, "--client", v, "--port", str(ports[v])]
                 command += ["--calls", str(per_round), "--server-pid", str(servers[v].pid)]
+                command += ["--concurrency", str(args.concurrency)]
                 out = subprocess.run(command, check=True, stdout=subprocess.PIPE, timeout=CLIENT_TIMEOUT_S)
                 totals[v].add(json.loads(out.stdout.decode().strip().splitlines()[-1]))
     finally:
@@ -229,6 +245,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
 
+    print(f"{args.concurrency} call(s) in flight")
     print(f"{'':8} {'calls/s':>8} {'client CPU':>12} {'server CPU':>12} {'total CPU':>12}   (per call)")
     for v in VARIANTS:
         t = totals[v]
