@@ -313,6 +313,13 @@ def test_the_local_edge_sheds_past_its_gateways_admission_too(tmp_path: Path) ->
         limit = _edge_in_flight_max(conf.read_text())
         assert limit == len(gateways) * GatewaySettings().in_flight_max
         _crowd(base_url, False, gateway, limit)
+        # As at the compose edge, the log tells the edge's own refusals from the gateways'
+        # answers: they never reach a service's /metrics.
+        logged = [json.loads(line) for line in (tmp_path / "access.log").read_text().splitlines()]
+        crowd = [entry for entry in logged if entry["path"].startswith("/hold/")]
+        refusals = sorted(entry["edge_refusal"] for entry in crowd)
+        assert refusals == [""] * limit + ["OVERLOADED"] * CROWD_EXTRA
+        assert all(entry["request_id"] for entry in crowd)
     finally:
         gateway.release.set()
         nginx.terminate()

@@ -35,7 +35,15 @@ error_log {prefix}/error.log warn;
 events {{ worker_connections 512; }}
 
 http {{
-    access_log {prefix}/access.log;
+    # The compose edge's JSON line (nginx/nginx.conf): `edge_refusal` names an answer nginx
+    # made itself (OVERLOADED here), which no service's /metrics counts.
+    log_format json escape=json
+        '{{"time":"$time_iso8601","request_id":"$request_id","remote_addr":"$remote_addr",'
+        '"method":"$request_method","path":"$uri","status":$status,"bytes":$body_bytes_sent,'
+        '"request_time":$request_time,"upstream":"$upstream_addr",'
+        '"upstream_time":"$upstream_response_time","scheme":"$scheme",'
+        '"edge_refusal":"$edge_refusal"}}';
+    access_log {prefix}/access.log json;
     client_body_temp_path {prefix}/tmp/body;
     proxy_temp_path {prefix}/tmp/proxy;
     fastcgi_temp_path {prefix}/tmp/fastcgi;
@@ -79,6 +87,7 @@ http {{
 
     server {{
 {listens}
+        set $edge_refusal "";
         ssl_certificate {prefix}/tls/cert.pem;
         ssl_certificate_key {prefix}/tls/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -92,6 +101,7 @@ http {{
 
         error_page 529 =503 @overloaded;
         location @overloaded {{
+            set $edge_refusal OVERLOADED;
             default_type application/problem+json;
             return 503 '{overloaded_body}';
         }}
