@@ -74,7 +74,7 @@ bench: $(STAMP) ## Benchmarks, reported as ratios against a baseline run in the 
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 .PHONY: bench-fleet
-bench-fleet: $(STAMP) ## The fleet under open-loop load (vegeta): sustained confirms/s, latency, hot account, overload, pgbench ratio, invariants (~10-12 min)
+bench-fleet: $(STAMP) ## The fleet under open-loop load (vegeta): sustained confirms/s, latency, hot account, overload, pgbench ratio, invariants (~6-12 min)
 	$(if $(shell command -v flock),flock /tmp/fleet-ports.lock) $(PY) benchmarks/fleet/bench.py
 
 .PHONY: clean
