@@ -37,6 +37,8 @@ os.environ.setdefault("APP_ENV", "test")
 os.environ.setdefault("SERVICE_IDENTITY_DEV_SEED", "benchmark-only")
 
 VARIANTS = ("bare", "paykit")
+# Servers below FastAPI, called like "bare": what leaving FastAPI on a route would save.
+UNDER_FASTAPI = ("starlette", "asgi")
 WARMUP_CALLS = 200
 READY_TIMEOUT_S = 30.0
 CLIENT_TIMEOUT_S = 600.0
@@ -49,6 +51,8 @@ class Hop(BaseModel):
 
 
 def build_app(variant: str) -> object:
+    if variant in UNDER_FASTAPI:
+        return _app_under_fastapi(variant)
     from fastapi import FastAPI
 
     if variant == "bare":
@@ -67,6 +71,42 @@ def build_app(variant: str) -> object:
     @app.post("/hop", dependencies=dependencies)  # type: ignore[arg-type]
     async def hop(body: Hop) -> dict[str, int]:
         return {"n": body.n}
+
+    return app
+
+
+def _app_under_fastapi(variant: str) -> object:
+    """The same route (the body validated by the same pydantic model) as a Starlette route,
+    or as a bare ASGI callable with no routing at all."""
+    import json as json_module
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.types import Receive, Scope, Send
+
+    if variant == "starlette":
+
+        async def hop(request: Request) -> JSONResponse:
+            body = Hop.model_validate_json(await request.body())
+            return JSONResponse({"n": body.n})
+
+        return Starlette(routes=[Route("/hop", hop, methods=["POST"])])
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        answer = json_module.dumps({"n": Hop.model_validate_json(b"".join(chunks)).n}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
 
     return app
 
@@ -93,7 +133,7 @@ def process_cpu_s(pid: int) -> float:
 async def client_loop(
     variant: str, url: str, calls: int, server_pid: int, concurrency: int = 1
 ) -> dict[str, float]:
-    if variant == "bare":
+    if variant == "bare" or variant in UNDER_FASTAPI:
         import httpx
 
         client = httpx.AsyncClient(base_url=url, timeout=5.0)
@@ -198,13 +238,46 @@ class Totals:
         return seconds / self.calls * 1e6
 
 
+def report(totals: dict[str, Totals], concurrency: int) -> None:
+    print(f"{concurrency} call(s) in flight")
+    print(f"{'':10} {'calls/s':>8} {'client CPU':>12} {'server CPU':>12} {'total CPU':>12}   (per call)")
+    for v, t in totals.items():
+        print(
+            f"{v:10} {t.calls / t.wall_s:8.0f} {t.us(t.client_cpu_s):9.0f} us {t.us(t.server_cpu_s):9.0f} us"
+            f" {t.us(t.client_cpu_s + t.server_cpu_s):9.0f} us"
+        )
+    bare, paykit = totals["bare"], totals["paykit"]
+
+    def ratio(cpu: Callable[[Totals], float]) -> float:
+        return paykit.us(cpu(paykit)) / bare.us(cpu(bare))
+
+    print(
+        f"paykit / bare: client CPU {ratio(lambda t: t.client_cpu_s):.2f}x,"
+        f" server CPU {ratio(lambda t: t.server_cpu_s):.2f}x,"
+        f" total CPU {ratio(lambda t: t.client_cpu_s + t.server_cpu_s):.2f}x,"
+        f" calls/s {paykit.calls / paykit.wall_s / (bare.calls / bare.wall_s):.2f}x"
+        " (baseline: bare FastAPI route, bare httpx client, same run)"
+    )
+    under = [v for v in UNDER_FASTAPI if v in totals]
+    if under:
+        shares = ", ".join(
+            f"{v} {totals[v].us(totals[v].server_cpu_s) / bare.us(bare.server_cpu_s):.2f}x" for v in under
+        )
+        print(f"server CPU against bare FastAPI: {shares} (what leaving FastAPI on a route would save)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=3000, help="measured calls per variant, all rounds")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=1, help="calls in flight at once (1 to 64)")
-    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
-    parser.add_argument("--client", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--under-fastapi",
+        action="store_true",
+        help="also serve the route from bare Starlette and from a bare ASGI app (server CPU only)",
+    )
+    parser.add_argument("--serve", choices=VARIANTS + UNDER_FASTAPI, help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=VARIANTS + UNDER_FASTAPI, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -220,17 +293,18 @@ def main() -> int:
         return 0
 
     me = os.path.abspath(__file__)
-    ports = {v: free_port() for v in VARIANTS}
+    variants = VARIANTS + (UNDER_FASTAPI if args.under_fastapi else ())
+    ports = {v: free_port() for v in variants}
     servers = {
-        v: subprocess.Popen([sys.executable, me, "--serve", v, "--port", str(ports[v])]) for v in VARIANTS
+        v: subprocess.Popen([sys.executable, me, "--serve", v, "--port", str(ports[v])]) for v in variants
     }
-    totals = {v: Totals() for v in VARIANTS}
+    totals = {v: Totals() for v in variants}
     try:
-        for v in VARIANTS:
+        for v in variants:
             wait_ready(ports[v], servers[v])
         per_round = max(1, args.calls // args.rounds)
         for _ in range(args.rounds):
-            for v in VARIANTS:
+            for v in variants:
                 command = [sys.executable, me, "--client", v, "--port", str(ports[v])]
                 command += ["--calls", str(per_round), "--server-pid", str(servers[v].pid)]
                 command += ["--concurrency", str(args.concurrency)]
@@ -245,26 +319,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    print(f"{args.concurrency} call(s) in flight")
-    print(f"{'':8} {'calls/s':>8} {'client CPU':>12} {'server CPU':>12} {'total CPU':>12}   (per call)")
-    for v in VARIANTS:
-        t = totals[v]
-        print(
-            f"{v:8} {t.calls / t.wall_s:8.0f} {t.us(t.client_cpu_s):9.0f} us {t.us(t.server_cpu_s):9.0f} us"
-            f" {t.us(t.client_cpu_s + t.server_cpu_s):9.0f} us"
-        )
-    bare, paykit = totals["bare"], totals["paykit"]
-
-    def ratio(cpu: Callable[[Totals], float]) -> float:
-        return paykit.us(cpu(paykit)) / bare.us(cpu(bare))
-
-    print(
-        f"paykit / bare: client CPU {ratio(lambda t: t.client_cpu_s):.2f}x,"
-        f" server CPU {ratio(lambda t: t.server_cpu_s):.2f}x,"
-        f" total CPU {ratio(lambda t: t.client_cpu_s + t.server_cpu_s):.2f}x,"
-        f" calls/s {paykit.calls / paykit.wall_s / (bare.calls / bare.wall_s):.2f}x"
-        " (baseline: bare FastAPI route, bare httpx client, same run)"
-    )
+    report(totals, args.concurrency)
     return 0
 
 
