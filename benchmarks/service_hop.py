@@ -12,9 +12,11 @@ Reports CPU per call (client process and server process, from the kernel's accou
 other load on the machine does not inflate it) and calls/s, and the paykit ÷ bare ratios:
 what every one of a payment's hops pays for the fleet's plumbing. `--concurrency N` keeps N
 calls in flight at once, as a loaded fleet does (one at a time, each call also pays for
-waking both processes up).
+waking both processes up). `--under-fastapi` also serves the route from bare Starlette and
+from a bare ASGI app, called as the bare one is: what leaving FastAPI would save a server.
 
     .venv/bin/python benchmarks/service_hop.py [--calls 3000] [--rounds 3] [--concurrency 1]
+        [--under-fastapi]
 """
 
 from __future__ import annotations
