@@ -336,8 +336,8 @@ async def test_a_run_reads_the_banks_balances_in_pages_not_one_call_per_account(
 
 
 async def test_more_captures_since_the_last_run_than_one_run_reads_are_no_break(world: World) -> None:
-    """A run reads at most page_size x pages_max of our captures since the last one (10,000
-    with the defaults: two minutes at 60 payments/s, a run every five). Read to that bound,
+    """A run reads at most `ledger_read_max` of our captures since the last one (10,000 by
+    default: under three minutes at 60 payments/s, a run every five). Read to that bound,
     the newest captures, the ones still in flight, were left out of our side while the bank
     took its in-flight transfers out of its own: make bench-fleet (13,154 payments) reported
     819 false BALANCE_MISMATCH breaks. Past the bound a run compares no balances, moves the
